@@ -1,0 +1,1 @@
+//! apitap's data contract: the exchange record and friends. Serde, no I/O.

@@ -1,0 +1,7 @@
+//! apitap sensor: capture, decode, TCP reassembly, HTTP/1.x parsing and exchange records.
+//!
+//! Data flows one way: packet source → [`decode`] → [`flow`] (reassembly) → [`http`] →
+//! records (`apitap_proto::RequestRecord`) → bounded channels → sinks.
+
+pub mod decode;
+pub mod flow;
