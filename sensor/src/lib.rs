@@ -5,3 +5,11 @@
 
 pub mod decode;
 pub mod flow;
+pub mod http;
+pub mod record;
+pub mod redact;
+pub mod source;
+// pending: pub mod config;
+// pending: pub mod engine;
+pub mod summary;
+// pending: pub mod pipeline;

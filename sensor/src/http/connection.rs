@@ -1,0 +1,1064 @@
+//! One HTTP connection: a parser per direction and the queue that pairs requests with
+//! responses.
+//!
+//! Each direction is a small state machine ([`SideState`]): reading a head, reading a body,
+//! resynchronising after a gap or garbage, holding client bytes while a CONNECT/Upgrade is
+//! being answered, tunnelled (after a protocol switch), or given up as not HTTP. Transactions
+//! live in a FIFO; the response side walks it with a cursor so pipelined requests pair in
+//! order. A transaction is emitted as an [`Exchange`] once both of its halves are done, when
+//! the pending limit pushes it out, or when the connection closes.
+
+use super::anomaly::{AnomalySet, HttpAnomaly};
+use super::body::{BodyReader, Framing, Progress};
+use super::config::HttpConfig;
+use super::content::{BodyStats, Coding, Content};
+use super::head::{self, Head, HeadEnd};
+use crate::flow::Direction;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// A request as seen on the wire.
+#[derive(Debug, Clone)]
+pub struct RequestPart {
+    pub head: Head,
+    pub start_ts: u64,
+    pub end_ts: u64,
+    /// Head plus body bytes on the wire.
+    pub wire_bytes: u64,
+    pub body: BodyStats,
+}
+
+/// A final response as seen on the wire (interim 1xx responses are counted into it).
+#[derive(Debug, Clone)]
+pub struct ResponsePart {
+    pub head: Head,
+    pub start_ts: u64,
+    pub end_ts: u64,
+    pub wire_bytes: u64,
+    pub body: BodyStats,
+}
+
+/// One request/response exchange, either half possibly missing.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// 1-based position on the connection.
+    pub trans_depth: u32,
+    pub request: Option<RequestPart>,
+    pub response: Option<ResponsePart>,
+    /// Interim (1xx) status codes seen before the final response.
+    pub informational: Vec<u16>,
+    pub anomalies: AnomalySet,
+}
+
+/// Parser counters, summed over connections by the caller.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct HttpStats {
+    pub requests: u64,
+    pub responses: u64,
+    pub exchanges: u64,
+    /// Bytes skipped while looking for a message start after losing sync.
+    pub resync_skipped_bytes: u64,
+    pub resyncs: u64,
+    /// Directions given up as not HTTP.
+    pub not_http_directions: u64,
+    /// Exchanges pushed out early by `max_pending_requests`.
+    pub pending_overflows: u64,
+    pub heads_too_large: u64,
+    pub protocol_switches: u64,
+    /// Client bytes held during a CONNECT/Upgrade that had to be dropped (over the hold limit).
+    pub held_bytes_dropped: u64,
+    /// Bytes after a protocol switch or on directions that are not HTTP (not parsed).
+    pub unparsed_bytes: u64,
+}
+
+#[derive(Debug)]
+struct Txn {
+    depth: u32,
+    request: Option<RequestPart>,
+    req_done: bool,
+    response: Option<ResponsePart>,
+    resp_done: bool,
+    informational: Vec<u16>,
+    interim_bytes: u64,
+    anomalies: AnomalySet,
+    http09: bool,
+    /// CONNECT or Upgrade asked: the client's next bytes wait for the answer.
+    switch_requested: bool,
+}
+
+impl Txn {
+    fn new(depth: u32) -> Txn {
+        Txn {
+            depth,
+            request: None,
+            req_done: false,
+            response: None,
+            resp_done: false,
+            informational: Vec::new(),
+            interim_bytes: 0,
+            anomalies: AnomalySet::default(),
+            http09: false,
+            switch_requested: false,
+        }
+    }
+    fn is_connect(&self) -> bool {
+        self.request
+            .as_ref()
+            .is_some_and(|r| r.head.method().eq_ignore_ascii_case(b"CONNECT"))
+    }
+    fn is_head(&self) -> bool {
+        self.request
+            .as_ref()
+            .is_some_and(|r| r.head.method().eq_ignore_ascii_case(b"HEAD"))
+    }
+    fn into_exchange(self) -> Exchange {
+        Exchange {
+            trans_depth: self.depth,
+            request: self.request,
+            response: self.response,
+            informational: self.informational,
+            anomalies: self.anomalies,
+        }
+    }
+}
+
+struct BodyInProgress {
+    reader: BodyReader,
+    content: Content,
+}
+
+enum SideState {
+    Head,
+    Body(Box<BodyInProgress>),
+    Resync,
+    /// Client bytes held until the CONNECT/Upgrade answer arrives.
+    AwaitSwitch,
+    Tunnel,
+    NotHttp,
+    Closed,
+}
+
+struct Side {
+    state: SideState,
+    buf: Vec<u8>,
+    scan_from: usize,
+    start_ts: u64,
+    /// A message was parsed on this side at least once.
+    seen_message: bool,
+    /// Resync may take position 0 of the next data (we are at a boundary after a gap).
+    resync_at_boundary: bool,
+    resync_scanned: u64,
+    /// Anomalies for the next message of this side.
+    pending: AnomalySet,
+    /// Client bytes held during AwaitSwitch.
+    held: Vec<u8>,
+}
+
+impl Side {
+    fn new() -> Side {
+        Side {
+            state: SideState::Head,
+            buf: Vec::new(),
+            scan_from: 0,
+            start_ts: 0,
+            seen_message: false,
+            resync_at_boundary: false,
+            resync_scanned: 0,
+            pending: AnomalySet::default(),
+            held: Vec::new(),
+        }
+    }
+    fn lose_sync(&mut self, why: HttpAnomaly, stats: &mut HttpStats) {
+        self.buf.clear();
+        self.scan_from = 0;
+        self.pending.insert(why);
+        self.pending.insert(HttpAnomaly::Resync);
+        self.state = SideState::Resync;
+        stats.resyncs += 1;
+    }
+    fn is_dead(&self) -> bool {
+        matches!(self.state, SideState::Tunnel | SideState::NotHttp | SideState::Closed)
+    }
+}
+
+/// Methods accepted as a message start when resynchronising (stricter than the first
+/// message of a direction, to not mistake binary data for a request).
+const RESYNC_METHODS: [&[u8]; 14] = [
+    b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ",
+    b"PROPFIND ", b"PROPPATCH ", b"MKCOL ", b"COPY ", b"MOVE ",
+];
+
+/// Collects what the parser produces.
+#[derive(Debug, Default)]
+pub struct HttpOutput {
+    pub exchanges: Vec<Exchange>,
+    pub stats: HttpStats,
+}
+
+/// HTTP state for one TCP connection.
+pub struct HttpConnection {
+    cfg: Arc<HttpConfig>,
+    req: Side,
+    resp: Side,
+    txns: VecDeque<Txn>,
+    /// Index in `txns` of the first transaction still waiting for its response.
+    resp_cursor: usize,
+    next_depth: u32,
+    replay_held: bool,
+}
+
+impl HttpConnection {
+    pub fn new(cfg: Arc<HttpConfig>) -> HttpConnection {
+        HttpConnection {
+            cfg,
+            req: Side::new(),
+            resp: Side::new(),
+            txns: VecDeque::new(),
+            resp_cursor: 0,
+            next_depth: 1,
+            replay_held: false,
+        }
+    }
+
+    /// False once neither direction can carry HTTP any more (switched protocols, not HTTP,
+    /// or closed): the caller may stop delivering bytes.
+    pub fn wants_data(&self) -> bool {
+        !(self.req.is_dead() && self.resp.is_dead())
+    }
+
+    /// Bytes this connection holds in buffers (for the memory cap).
+    pub fn memory_bytes(&self) -> usize {
+        self.req.buf.capacity()
+            + self.resp.buf.capacity()
+            + self.req.held.capacity()
+            + self.txns.len() * std::mem::size_of::<Txn>()
+            + self
+                .txns
+                .iter()
+                .map(|t| {
+                    t.request.as_ref().map_or(0, |r| r.body.prefix.capacity())
+                        + t.response.as_ref().map_or(0, |r| r.body.prefix.capacity())
+                })
+                .sum::<usize>()
+    }
+
+    pub fn on_data(&mut self, dir: Direction, ts: u64, data: &[u8], out: &mut HttpOutput) {
+        match dir {
+            Direction::ToServer => self.request_data(ts, data, out),
+            Direction::ToClient => {
+                self.response_data(ts, data, out);
+                if self.replay_held {
+                    self.replay_held = false;
+                    let held = std::mem::take(&mut self.req.held);
+                    self.request_data(ts, &held, out);
+                }
+            }
+        }
+        self.emit_ready(out);
+    }
+
+    pub fn on_gap(&mut self, dir: Direction, ts: u64, len: u64, out: &mut HttpOutput) {
+        match dir {
+            Direction::ToServer => self.request_gap(ts, len, out),
+            Direction::ToClient => self.response_gap(ts, len, out),
+        }
+        self.emit_ready(out);
+    }
+
+    /// One direction ended (FIN).
+    pub fn on_fin(&mut self, dir: Direction, ts: u64, out: &mut HttpOutput) {
+        match dir {
+            Direction::ToServer => self.request_end(ts),
+            Direction::ToClient => self.response_end(ts, out),
+        }
+        self.emit_ready(out);
+    }
+
+    /// The connection is gone: finish both directions and emit everything pending.
+    pub fn on_close(&mut self, ts: u64, out: &mut HttpOutput) {
+        self.request_end(ts);
+        self.response_end(ts, out);
+        while let Some(t) = self.txns.pop_front() {
+            out.stats.exchanges += 1;
+            out.exchanges.push(t.into_exchange());
+        }
+        self.resp_cursor = 0;
+    }
+
+    // ----- request direction -----
+
+    fn request_data(&mut self, ts: u64, mut data: &[u8], out: &mut HttpOutput) {
+        while !data.is_empty() {
+            match &mut self.req.state {
+                SideState::Head => {
+                    let used = self.request_head_bytes(ts, data, out);
+                    data = &data[used..];
+                }
+                SideState::Body(b) => {
+                    let mut anomalies = AnomalySet::default();
+                    let (used, progress) = b.reader.feed(data, &mut b.content, &mut anomalies);
+                    data = &data[used..];
+                    if let Some(t) = self.txns.back_mut() {
+                        t.anomalies.union(anomalies);
+                    }
+                    match progress {
+                        Progress::NeedMore => {}
+                        Progress::Done => self.finish_request_body(ts, false, out),
+                        Progress::Broken => self.finish_request_body(ts, true, out),
+                    }
+                }
+                SideState::Resync => {
+                    match resync_scan(data, self.req.resync_at_boundary, true) {
+                        Some(p) => {
+                            out.stats.resync_skipped_bytes += p as u64;
+                            self.req.state = SideState::Head;
+                            data = &data[p..];
+                        }
+                        None => {
+                            out.stats.resync_skipped_bytes += data.len() as u64;
+                            self.req.resync_scanned += data.len() as u64;
+                            if self.req.resync_scanned > self.cfg.max_resync_bytes {
+                                self.give_up(Direction::ToServer, out);
+                            }
+                            data = &[];
+                        }
+                    }
+                    self.req.resync_at_boundary = false;
+                }
+                SideState::AwaitSwitch => {
+                    let room = self.cfg.max_header_bytes.saturating_sub(self.req.held.len());
+                    let keep = room.min(data.len());
+                    self.req.held.extend_from_slice(&data[..keep]);
+                    out.stats.held_bytes_dropped += (data.len() - keep) as u64;
+                    data = &[];
+                }
+                SideState::Tunnel | SideState::NotHttp | SideState::Closed => {
+                    out.stats.unparsed_bytes += data.len() as u64;
+                    data = &[];
+                }
+            }
+        }
+    }
+
+    /// Feeds head bytes; returns how many were used.
+    fn request_head_bytes(&mut self, ts: u64, data: &[u8], out: &mut HttpOutput) -> usize {
+        let side = &mut self.req;
+        let mut skipped = 0;
+        if side.buf.is_empty() {
+            skipped = data.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            if skipped == data.len() {
+                return skipped;
+            }
+            side.start_ts = ts;
+        }
+        let data = &data[skipped..];
+        // Is this an HTTP request at all?
+        let probe_len = (24usize.saturating_sub(side.buf.len())).min(data.len());
+        let verdict = if side.buf.is_empty() {
+            head::looks_like_request(data)
+        } else if side.buf.len() < 24 {
+            let mut probe = side.buf.clone();
+            probe.extend_from_slice(&data[..probe_len]);
+            head::looks_like_request(&probe)
+        } else {
+            Some(true)
+        };
+        if verdict == Some(false) {
+            self.not_http_or_resync(Direction::ToServer, out);
+            return skipped;
+        }
+        let side = &mut self.req;
+        let (head_bytes, http09, used) = if side.buf.is_empty() {
+            match head::find_head_end(data, true, 0) {
+                HeadEnd::Complete { len, http09 } => (None, http09, len),
+                HeadEnd::Incomplete { resume } => {
+                    if data.len() > self.cfg.max_header_bytes {
+                        out.stats.heads_too_large += 1;
+                        side.lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
+                        return skipped + data.len();
+                    }
+                    side.buf.extend_from_slice(data);
+                    side.scan_from = resume;
+                    return skipped + data.len();
+                }
+            }
+        } else {
+            let old = side.buf.len();
+            side.buf.extend_from_slice(data);
+            match head::find_head_end(&side.buf, true, side.scan_from.saturating_sub(3)) {
+                HeadEnd::Complete { len, http09 } => {
+                    let mut buf = std::mem::take(&mut side.buf);
+                    buf.truncate(len);
+                    (Some(buf), http09, len - old)
+                }
+                HeadEnd::Incomplete { resume } => {
+                    if side.buf.len() > self.cfg.max_header_bytes {
+                        out.stats.heads_too_large += 1;
+                        side.lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
+                    } else {
+                        side.scan_from = resume;
+                    }
+                    return skipped + data.len();
+                }
+            }
+        };
+        let head_slice: &[u8] = head_bytes.as_deref().unwrap_or(&data[..used]);
+        let mut anomalies = std::mem::take(&mut self.req.pending);
+        match head::parse_request(head_slice, http09, self.cfg.max_headers, &mut anomalies) {
+            Some(mut h) => {
+                h.wire_len += skipped as u64;
+                self.request_head(ts, h, anomalies, out);
+            }
+            None => {
+                self.req.pending = anomalies;
+                self.not_http_or_resync(Direction::ToServer, out);
+            }
+        }
+        if let Some(mut b) = head_bytes {
+            b.clear();
+            if self.req.buf.is_empty() {
+                self.req.buf = b;
+            }
+        }
+        self.req.scan_from = 0;
+        skipped + used
+    }
+
+    fn request_head(&mut self, ts: u64, h: Head, mut anomalies: AnomalySet, out: &mut HttpOutput) {
+        out.stats.requests += 1;
+        self.req.seen_message = true;
+        self.req.resync_scanned = 0;
+        let http09 = h.version == (0, 9);
+        let framing = if http09 {
+            Framing::Empty
+        } else {
+            request_framing(&h, &mut anomalies)
+        };
+        if h.values("host").nth(1).is_some() {
+            anomalies.insert(HttpAnomaly::DuplicateHost);
+        }
+        let is_connect = h.method().eq_ignore_ascii_case(b"CONNECT");
+        let upgrade = h.value("upgrade").is_some();
+        let h2_preface = h.method() == b"PRI" && h.target() == b"*" && h.version == (2, 0);
+        let coding = Coding::from_header(h.value("content-encoding"));
+        let mut txn = Txn::new(self.take_depth());
+        txn.http09 = http09;
+        txn.switch_requested = is_connect || upgrade;
+        txn.anomalies = anomalies;
+        let start_ts = self.req.start_ts;
+        let wire = h.wire_len;
+        txn.request = Some(RequestPart {
+            head: h,
+            start_ts,
+            end_ts: ts,
+            wire_bytes: wire,
+            body: BodyStats::default(),
+        });
+        self.push_txn(txn, out);
+        if h2_preface {
+            // HTTP/2 with prior knowledge: not HTTP/1 from here on.
+            if let Some(t) = self.txns.back_mut() {
+                t.anomalies.insert(HttpAnomaly::ProtocolSwitch);
+                t.req_done = true;
+            }
+            out.stats.protocol_switches += 1;
+            self.req.state = SideState::Tunnel;
+            self.resp.state = SideState::Tunnel;
+            return;
+        }
+        let mut content_anoms = AnomalySet::default();
+        let content = Content::new(
+            coding,
+            self.cfg.body_capture_bytes,
+            self.cfg.max_decompressed_bytes,
+            &mut content_anoms,
+        );
+        if let Some(t) = self.txns.back_mut() {
+            t.anomalies.union(content_anoms);
+        }
+        let reader = BodyReader::new(framing, self.cfg.max_chunk_line_bytes);
+        self.req.state = SideState::Body(Box::new(BodyInProgress { reader, content }));
+        if let SideState::Body(b) = &self.req.state {
+            if b.reader.is_done() {
+                self.finish_request_body(ts, false, out);
+            }
+        }
+    }
+
+    fn finish_request_body(&mut self, ts: u64, broken: bool, out: &mut HttpOutput) {
+        let state = std::mem::replace(&mut self.req.state, SideState::Head);
+        let SideState::Body(b) = state else {
+            self.req.state = state;
+            return;
+        };
+        let mut anomalies = AnomalySet::default();
+        let wire = b.reader.wire_bytes();
+        let stats = b.content.finish(&mut anomalies);
+        let mut switch = false;
+        if let Some(t) = self.txns.back_mut() {
+            t.anomalies.union(anomalies);
+            t.req_done = true;
+            switch = t.switch_requested && !t.resp_done;
+            if let Some(r) = &mut t.request {
+                r.end_ts = ts;
+                r.wire_bytes += wire;
+                r.body = stats;
+            }
+        }
+        if broken {
+            self.req.lose_sync(HttpAnomaly::Resync, &mut out.stats);
+        } else if switch {
+            self.req.state = SideState::AwaitSwitch;
+        }
+    }
+
+    fn request_gap(&mut self, ts: u64, len: u64, out: &mut HttpOutput) {
+        match &mut self.req.state {
+            SideState::Body(b) => {
+                let mut anomalies = AnomalySet::default();
+                let progress = b.reader.gap(len, &mut b.content, &mut anomalies);
+                if let Some(t) = self.txns.back_mut() {
+                    t.anomalies.union(anomalies);
+                }
+                match progress {
+                    Progress::NeedMore => {}
+                    Progress::Done => self.finish_request_body(ts, false, out),
+                    Progress::Broken => {
+                        self.finish_request_body(ts, true, out);
+                        self.req.resync_at_boundary = true;
+                    }
+                }
+            }
+            SideState::Head => {
+                let at_boundary = self.req.buf.is_empty();
+                self.req.lose_sync(HttpAnomaly::ContentGap, &mut out.stats);
+                self.req.resync_at_boundary = at_boundary;
+            }
+            SideState::Resync => self.req.resync_at_boundary = false,
+            SideState::AwaitSwitch => out.stats.held_bytes_dropped += len,
+            SideState::Tunnel | SideState::NotHttp | SideState::Closed => {}
+        }
+    }
+
+    fn request_end(&mut self, ts: u64) {
+        if let SideState::Body(b) = &mut self.req.state {
+            let mut anomalies = AnomalySet::default();
+            b.reader.end_of_stream(&mut anomalies);
+            if let Some(t) = self.txns.back_mut() {
+                t.anomalies.union(anomalies);
+            }
+            let mut scratch = HttpOutput::default();
+            self.finish_request_body(ts, false, &mut scratch);
+        }
+        if let SideState::AwaitSwitch = self.req.state {
+            self.req.held.clear();
+        }
+        self.req.state = SideState::Closed;
+    }
+
+    // ----- response direction -----
+
+    fn response_data(&mut self, ts: u64, mut data: &[u8], out: &mut HttpOutput) {
+        while !data.is_empty() {
+            match &mut self.resp.state {
+                SideState::Head => {
+                    let used = self.response_head_bytes(ts, data, out);
+                    data = &data[used..];
+                }
+                SideState::Body(b) => {
+                    let mut anomalies = AnomalySet::default();
+                    let (used, progress) = b.reader.feed(data, &mut b.content, &mut anomalies);
+                    data = &data[used..];
+                    if let Some(t) = self.txns.get_mut(self.resp_cursor) {
+                        t.anomalies.union(anomalies);
+                    }
+                    match progress {
+                        Progress::NeedMore => {}
+                        Progress::Done => self.finish_response(ts, false, out),
+                        Progress::Broken => self.finish_response(ts, true, out),
+                    }
+                }
+                SideState::Resync => {
+                    match resync_scan(data, self.resp.resync_at_boundary, false) {
+                        Some(p) => {
+                            out.stats.resync_skipped_bytes += p as u64;
+                            self.resp.state = SideState::Head;
+                            data = &data[p..];
+                        }
+                        None => {
+                            out.stats.resync_skipped_bytes += data.len() as u64;
+                            self.resp.resync_scanned += data.len() as u64;
+                            if self.resp.resync_scanned > self.cfg.max_resync_bytes {
+                                self.give_up(Direction::ToClient, out);
+                            }
+                            data = &[];
+                        }
+                    }
+                    self.resp.resync_at_boundary = false;
+                }
+                SideState::AwaitSwitch | SideState::Tunnel | SideState::NotHttp | SideState::Closed => {
+                    out.stats.unparsed_bytes += data.len() as u64;
+                    data = &[];
+                }
+            }
+        }
+    }
+
+    fn response_head_bytes(&mut self, ts: u64, data: &[u8], out: &mut HttpOutput) -> usize {
+        let mut skipped = 0;
+        if self.resp.buf.is_empty() {
+            skipped = data.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            if skipped == data.len() {
+                return skipped;
+            }
+            self.resp.start_ts = ts;
+        }
+        let data = &data[skipped..];
+        let verdict = if self.resp.buf.is_empty() {
+            head::looks_like_response(data)
+        } else if self.resp.buf.len() < 5 {
+            let mut probe = self.resp.buf.clone();
+            probe.extend_from_slice(&data[..data.len().min(5)]);
+            head::looks_like_response(&probe)
+        } else {
+            Some(true)
+        };
+        if verdict == Some(false) {
+            // The answer to an HTTP/0.9 request has no head: it is all body, until close.
+            let awaiting_09 = self.txns.get(self.resp_cursor).is_some_and(|t| t.http09);
+            if awaiting_09 && self.resp.buf.is_empty() {
+                self.start_http09_response(ts, out);
+                return skipped;
+            }
+            self.not_http_or_resync(Direction::ToClient, out);
+            return skipped;
+        }
+        let (head_bytes, used) = if self.resp.buf.is_empty() {
+            match head::find_head_end(data, false, 0) {
+                HeadEnd::Complete { len, .. } => (None, len),
+                HeadEnd::Incomplete { resume } => {
+                    if data.len() > self.cfg.max_header_bytes {
+                        out.stats.heads_too_large += 1;
+                        self.resp.lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
+                        return skipped + data.len();
+                    }
+                    self.resp.buf.extend_from_slice(data);
+                    self.resp.scan_from = resume;
+                    return skipped + data.len();
+                }
+            }
+        } else {
+            let old = self.resp.buf.len();
+            self.resp.buf.extend_from_slice(data);
+            match head::find_head_end(&self.resp.buf, false, self.resp.scan_from.saturating_sub(3)) {
+                HeadEnd::Complete { len, .. } => {
+                    let mut buf = std::mem::take(&mut self.resp.buf);
+                    buf.truncate(len);
+                    (Some(buf), len - old)
+                }
+                HeadEnd::Incomplete { resume } => {
+                    if self.resp.buf.len() > self.cfg.max_header_bytes {
+                        out.stats.heads_too_large += 1;
+                        self.resp.lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
+                    } else {
+                        self.resp.scan_from = resume;
+                    }
+                    return skipped + data.len();
+                }
+            }
+        };
+        let head_slice: &[u8] = head_bytes.as_deref().unwrap_or(&data[..used]);
+        let mut anomalies = std::mem::take(&mut self.resp.pending);
+        match head::parse_response(head_slice, self.cfg.max_headers, &mut anomalies) {
+            Some(mut h) => {
+                h.wire_len += skipped as u64;
+                self.response_head(ts, h, anomalies, out);
+            }
+            None => {
+                self.resp.pending = anomalies;
+                self.not_http_or_resync(Direction::ToClient, out);
+            }
+        }
+        if let Some(mut b) = head_bytes {
+            b.clear();
+            if self.resp.buf.is_empty() {
+                self.resp.buf = b;
+            }
+        }
+        self.resp.scan_from = 0;
+        skipped + used
+    }
+
+    /// The transaction the response side is working on, created response-only if the
+    /// request was never seen.
+    fn cursor_txn(&mut self, out: &mut HttpOutput) -> &mut Txn {
+        if self.resp_cursor >= self.txns.len() {
+            let mut t = Txn::new(self.take_depth());
+            t.req_done = true;
+            t.anomalies.insert(HttpAnomaly::ResponseWithoutRequest);
+            self.push_txn(t, out);
+            self.resp_cursor = self.txns.len() - 1;
+        }
+        let i = self.resp_cursor;
+        &mut self.txns[i]
+    }
+
+    fn response_head(&mut self, ts: u64, h: Head, anomalies: AnomalySet, out: &mut HttpOutput) {
+        self.resp.seen_message = true;
+        self.resp.resync_scanned = 0;
+        let status = h.status();
+        let start_ts = self.resp.start_ts;
+        let (capture, limit, max_line) = (
+            self.cfg.body_capture_bytes,
+            self.cfg.max_decompressed_bytes,
+            self.cfg.max_chunk_line_bytes,
+        );
+        let txn = self.cursor_txn(out);
+        txn.anomalies.union(anomalies);
+        if (100..200).contains(&status) && status != 101 {
+            txn.informational.push(status);
+            txn.interim_bytes += h.wire_len;
+            return;
+        }
+        out.stats.responses += 1;
+        let is_head = txn.is_head();
+        let is_connect = txn.is_connect();
+        let mut anomalies = AnomalySet::default();
+        let switching = status == 101 || (is_connect && (200..300).contains(&status));
+        let framing = if is_head || switching || status == 304 {
+            Framing::Empty
+        } else if status == 204 {
+            if request_framing_len(&h) > 0 {
+                anomalies.insert(HttpAnomaly::BodyNotAllowed);
+            }
+            Framing::Empty
+        } else {
+            response_framing(&h, &mut anomalies)
+        };
+        txn.anomalies.union(anomalies);
+        let coding = Coding::from_header(h.value("content-encoding"));
+        let wire = h.wire_len + txn.interim_bytes;
+        txn.response = Some(ResponsePart {
+            head: h,
+            start_ts,
+            end_ts: ts,
+            wire_bytes: wire,
+            body: BodyStats::default(),
+        });
+        let mut content_anoms = AnomalySet::default();
+        let content = Content::new(coding, capture, limit, &mut content_anoms);
+        txn.anomalies.union(content_anoms);
+        let reader = BodyReader::new(framing, max_line);
+        let done = reader.is_done();
+        self.resp.state = SideState::Body(Box::new(BodyInProgress { reader, content }));
+        if done {
+            self.finish_response(ts, false, out);
+        }
+    }
+
+    fn start_http09_response(&mut self, ts: u64, out: &mut HttpOutput) {
+        out.stats.responses += 1;
+        self.resp.seen_message = true;
+        let txn = self.cursor_txn(out);
+        txn.response = Some(ResponsePart {
+            head: Head::http09_response(),
+            start_ts: ts,
+            end_ts: ts,
+            wire_bytes: 0,
+            body: BodyStats::default(),
+        });
+        let mut a = AnomalySet::default();
+        let content = Content::new(
+            Coding::Identity,
+            self.cfg.body_capture_bytes,
+            self.cfg.max_decompressed_bytes,
+            &mut a,
+        );
+        let reader = BodyReader::new(Framing::UntilClose, self.cfg.max_chunk_line_bytes);
+        self.resp.state = SideState::Body(Box::new(BodyInProgress { reader, content }));
+    }
+
+    fn finish_response(&mut self, ts: u64, broken: bool, out: &mut HttpOutput) {
+        let state = std::mem::replace(&mut self.resp.state, SideState::Head);
+        let SideState::Body(b) = state else {
+            self.resp.state = state;
+            return;
+        };
+        let mut anomalies = AnomalySet::default();
+        let wire = b.reader.wire_bytes();
+        let stats = b.content.finish(&mut anomalies);
+        let Some(t) = self.txns.get_mut(self.resp_cursor) else {
+            return;
+        };
+        t.anomalies.union(anomalies);
+        t.resp_done = true;
+        let status = t.response.as_ref().map_or(0, |r| r.head.status());
+        let switched = status == 101 || (t.is_connect() && (200..300).contains(&status));
+        if let Some(r) = &mut t.response {
+            r.end_ts = ts;
+            r.wire_bytes += wire;
+            r.body = stats;
+        }
+        let awaited_switch = t.switch_requested;
+        if switched {
+            t.anomalies.insert(HttpAnomaly::ProtocolSwitch);
+        }
+        self.resp_cursor += 1;
+        if switched {
+            out.stats.protocol_switches += 1;
+            self.resp.state = SideState::Tunnel;
+            if !matches!(self.req.state, SideState::Closed) {
+                self.req.state = SideState::Tunnel;
+            }
+            out.stats.unparsed_bytes += self.req.held.len() as u64;
+            self.req.held = Vec::new();
+            return;
+        }
+        if awaited_switch && matches!(self.req.state, SideState::AwaitSwitch) {
+            // Refused: the client's held bytes are HTTP again.
+            self.req.state = SideState::Head;
+            self.replay_held = !self.req.held.is_empty();
+        }
+        if broken {
+            self.resp.lose_sync(HttpAnomaly::Resync, &mut out.stats);
+        }
+    }
+
+    fn response_gap(&mut self, ts: u64, len: u64, out: &mut HttpOutput) {
+        match &mut self.resp.state {
+            SideState::Body(b) => {
+                let mut anomalies = AnomalySet::default();
+                let progress = b.reader.gap(len, &mut b.content, &mut anomalies);
+                if let Some(t) = self.txns.get_mut(self.resp_cursor) {
+                    t.anomalies.union(anomalies);
+                }
+                match progress {
+                    Progress::NeedMore => {}
+                    Progress::Done => self.finish_response(ts, false, out),
+                    Progress::Broken => {
+                        self.finish_response(ts, true, out);
+                        self.resp.resync_at_boundary = true;
+                    }
+                }
+            }
+            SideState::Head => {
+                let at_boundary = self.resp.buf.is_empty();
+                self.resp.lose_sync(HttpAnomaly::ContentGap, &mut out.stats);
+                self.resp.resync_at_boundary = at_boundary;
+            }
+            SideState::Resync => self.resp.resync_at_boundary = false,
+            _ => {}
+        }
+    }
+
+    fn response_end(&mut self, ts: u64, out: &mut HttpOutput) {
+        if let SideState::Body(b) = &mut self.resp.state {
+            let mut anomalies = AnomalySet::default();
+            b.reader.end_of_stream(&mut anomalies);
+            if let Some(t) = self.txns.get_mut(self.resp_cursor) {
+                t.anomalies.union(anomalies);
+            }
+            self.finish_response(ts, false, out);
+        }
+        if !matches!(self.resp.state, SideState::Tunnel) {
+            self.resp.state = SideState::Closed;
+        }
+        if self.replay_held {
+            self.replay_held = false;
+            let held = std::mem::take(&mut self.req.held);
+            self.request_data(ts, &held, out);
+        }
+    }
+
+    // ----- shared -----
+
+    fn take_depth(&mut self) -> u32 {
+        let d = self.next_depth;
+        self.next_depth = self.next_depth.saturating_add(1);
+        d
+    }
+
+    fn push_txn(&mut self, txn: Txn, out: &mut HttpOutput) {
+        self.txns.push_back(txn);
+        while self.txns.len() > self.cfg.max_pending_requests.max(1) {
+            let Some(mut t) = self.txns.pop_front() else { break };
+            t.anomalies.insert(HttpAnomaly::TooManyPendingRequests);
+            out.stats.pending_overflows += 1;
+            out.stats.exchanges += 1;
+            out.exchanges.push(t.into_exchange());
+            self.resp_cursor = self.resp_cursor.saturating_sub(1);
+        }
+    }
+
+    /// Emits finished transactions from the front of the queue, in order.
+    fn emit_ready(&mut self, out: &mut HttpOutput) {
+        let resp_dead = self.resp.is_dead();
+        while let Some(t) = self.txns.front() {
+            let req_finished = t.req_done || t.request.is_none();
+            let resp_finished = t.resp_done || (resp_dead && req_finished && self.resp_cursor == 0);
+            if !(req_finished && resp_finished) {
+                break;
+            }
+            let Some(t) = self.txns.pop_front() else { break };
+            self.resp_cursor = self.resp_cursor.saturating_sub(1);
+            out.stats.exchanges += 1;
+            out.exchanges.push(t.into_exchange());
+        }
+    }
+
+    /// Bytes that are not a message where one was expected: on a direction that never
+    /// carried HTTP and whose peer is not HTTP either, give up; otherwise resync.
+    fn not_http_or_resync(&mut self, dir: Direction, out: &mut HttpOutput) {
+        let (side, other) = match dir {
+            Direction::ToServer => (&mut self.req, &self.resp),
+            Direction::ToClient => (&mut self.resp, &self.req),
+        };
+        let other_not_http = matches!(other.state, SideState::NotHttp | SideState::Resync | SideState::Closed)
+            && !other.seen_message;
+        if !side.seen_message && other_not_http {
+            self.give_up(Direction::ToServer, out);
+            self.give_up(Direction::ToClient, out);
+            return;
+        }
+        side.lose_sync(HttpAnomaly::NotHttp, &mut out.stats);
+    }
+
+    fn give_up(&mut self, dir: Direction, out: &mut HttpOutput) {
+        let side = match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        };
+        if !matches!(side.state, SideState::NotHttp | SideState::Closed | SideState::Tunnel) {
+            out.stats.not_http_directions += 1;
+            side.state = SideState::NotHttp;
+            side.buf = Vec::new();
+        }
+    }
+}
+
+/// Finds where a message starts after lost sync: at a line start (or at 0 when `at_boundary`).
+fn resync_scan(data: &[u8], at_boundary: bool, is_request: bool) -> Option<usize> {
+    let is_start = |p: usize| -> bool {
+        let rest = &data[p..];
+        if is_request {
+            RESYNC_METHODS.iter().any(|m| rest.starts_with(m))
+        } else {
+            rest.starts_with(b"HTTP/1.")
+        }
+    };
+    if at_boundary && is_start(0) {
+        return Some(0);
+    }
+    let mut pos = 0;
+    while let Some(off) = memchr::memchr(b'\n', &data[pos..]) {
+        let p = pos + off + 1;
+        if p < data.len() && is_start(p) {
+            return Some(p);
+        }
+        pos = p;
+        if pos >= data.len() {
+            break;
+        }
+    }
+    None
+}
+
+/// Content-Length value(s) of a head, or `Err` when present but unusable.
+fn content_length(h: &Head, anomalies: &mut AnomalySet) -> Option<Result<u64, ()>> {
+    let mut found: Option<u64> = None;
+    let mut any = false;
+    for v in h.values("content-length") {
+        for part in v.split(|&b| b == b',') {
+            any = true;
+            let t = trim(part);
+            let parsed = if !t.is_empty() && t.iter().all(u8::is_ascii_digit) {
+                std::str::from_utf8(t).ok().and_then(|s| s.parse::<u64>().ok())
+            } else {
+                None
+            };
+            match (parsed, found) {
+                (None, _) => {
+                    anomalies.insert(HttpAnomaly::InvalidContentLength);
+                    return Some(Err(()));
+                }
+                (Some(n), None) => found = Some(n),
+                (Some(n), Some(f)) if n != f => {
+                    anomalies.insert(HttpAnomaly::ConflictingContentLength);
+                }
+                _ => {}
+            }
+        }
+    }
+    if !any {
+        return None;
+    }
+    found.map(Ok)
+}
+
+fn request_framing_len(h: &Head) -> u64 {
+    let mut scratch = AnomalySet::default();
+    match content_length(h, &mut scratch) {
+        Some(Ok(n)) => n,
+        _ => 0,
+    }
+}
+
+/// Whether Transfer-Encoding is present, and whether `chunked` is its final coding.
+fn transfer_encoding(h: &Head, anomalies: &mut AnomalySet) -> Option<bool> {
+    let mut last: Option<&[u8]> = None;
+    let mut chunked_count = 0;
+    for v in h.values("transfer-encoding") {
+        for part in v.split(|&b| b == b',') {
+            let t = trim(part);
+            if t.is_empty() {
+                continue;
+            }
+            if t.eq_ignore_ascii_case(b"chunked") {
+                chunked_count += 1;
+            }
+            last = Some(t);
+        }
+    }
+    let last = last?;
+    let chunked = last.eq_ignore_ascii_case(b"chunked");
+    if !chunked || chunked_count > 1 {
+        anomalies.insert(HttpAnomaly::UnsupportedTransferEncoding);
+    }
+    Some(chunked)
+}
+
+/// RFC 9112 §6.3 for requests: TE wins over CL; an unusable TE or CL means no body.
+fn request_framing(h: &Head, anomalies: &mut AnomalySet) -> Framing {
+    let te = transfer_encoding(h, anomalies);
+    let cl = content_length(h, anomalies);
+    if te.is_some() && cl.is_some() {
+        anomalies.insert(HttpAnomaly::ContentLengthWithTransferEncoding);
+    }
+    match (te, cl) {
+        (Some(true), _) => Framing::Chunked,
+        (Some(false), _) => Framing::Empty,
+        (None, Some(Ok(n))) => Framing::Length(n),
+        (None, Some(Err(()))) | (None, None) => Framing::Empty,
+    }
+}
+
+/// RFC 9112 §6.3 for responses: TE chunked, else CL, else until close.
+fn response_framing(h: &Head, anomalies: &mut AnomalySet) -> Framing {
+    let te = transfer_encoding(h, anomalies);
+    let cl = content_length(h, anomalies);
+    if te.is_some() && cl.is_some() {
+        anomalies.insert(HttpAnomaly::ContentLengthWithTransferEncoding);
+    }
+    match (te, cl) {
+        (Some(true), _) => Framing::Chunked,
+        (Some(false), _) => Framing::UntilClose,
+        (None, Some(Ok(n))) => Framing::Length(n),
+        (None, Some(Err(()))) | (None, None) => Framing::UntilClose,
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |e| e + 1);
+    &b[s..e.max(s)]
+}

@@ -1,0 +1,568 @@
+//! Message heads: finding where a head ends, parsing it strictly with httparse, and falling
+//! back to a lenient reader (obs-fold, bare LF, odd request lines) the way robust servers do.
+//!
+//! A parsed [`Head`] owns one copy of the head bytes; names and values are ranges into it, so
+//! a head costs two allocations whatever its header count.
+
+use super::anomaly::{AnomalySet, HttpAnomaly};
+use std::ops::Range;
+
+/// Request line or status line facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadKind {
+    Request { method: Range<u32>, target: Range<u32> },
+    Response { status: u16, reason: Range<u32> },
+}
+
+/// A parsed request or response head.
+#[derive(Debug, Clone)]
+pub struct Head {
+    raw: Vec<u8>,
+    pub kind: HeadKind,
+    /// (major, minor); HTTP/0.9 is (0, 9).
+    pub version: (u8, u8),
+    headers: Vec<(Range<u32>, Range<u32>)>,
+    /// Bytes this head took on the wire (leading empty lines included).
+    pub wire_len: u64,
+}
+
+fn slice<'a>(raw: &'a [u8], r: &Range<u32>) -> &'a [u8] {
+    raw.get(r.start as usize..r.end as usize).unwrap_or_default()
+}
+
+impl Head {
+    pub fn method(&self) -> &[u8] {
+        match &self.kind {
+            HeadKind::Request { method, .. } => slice(&self.raw, method),
+            HeadKind::Response { .. } => b"",
+        }
+    }
+    pub fn target(&self) -> &[u8] {
+        match &self.kind {
+            HeadKind::Request { target, .. } => slice(&self.raw, target),
+            HeadKind::Response { .. } => b"",
+        }
+    }
+    pub fn status(&self) -> u16 {
+        match &self.kind {
+            HeadKind::Response { status, .. } => *status,
+            HeadKind::Request { .. } => 0,
+        }
+    }
+    pub fn reason(&self) -> &[u8] {
+        match &self.kind {
+            HeadKind::Response { reason, .. } => slice(&self.raw, reason),
+            HeadKind::Request { .. } => b"",
+        }
+    }
+    /// All header lines in order, names as sent.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
+        self.headers
+            .iter()
+            .map(|(n, v)| (slice(&self.raw, n), slice(&self.raw, v)))
+    }
+    /// Values of every header called `name` (ASCII case-insensitive).
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+    /// The first value of `name`.
+    pub fn value(&self, name: &str) -> Option<&[u8]> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+    pub fn version_string(&self) -> String {
+        format!("{}.{}", self.version.0, self.version.1)
+    }
+    /// A head for an HTTP/0.9 response, which has none on the wire.
+    pub fn http09_response() -> Head {
+        Head {
+            raw: Vec::new(),
+            kind: HeadKind::Response { status: 0, reason: 0..0 },
+            version: (0, 9),
+            headers: Vec::new(),
+            wire_len: 0,
+        }
+    }
+}
+
+/// Where a head ends in a buffer that starts at the head's first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadEnd {
+    /// Not yet: scan again from `resume` when more bytes arrive.
+    Incomplete { resume: usize },
+    /// The head is `buf[..len]`. `http09` when it is a version-less request line.
+    Complete { len: usize, http09: bool },
+}
+
+/// Finds the end of a head: the first empty line (CRLF or bare LF). For requests a first
+/// line without an HTTP version is an HTTP/0.9 request and ends at that line.
+pub fn find_head_end(buf: &[u8], is_request: bool, from: usize) -> HeadEnd {
+    let mut pos = from.min(buf.len());
+    while let Some(off) = memchr::memchr(b'\n', &buf[pos..]) {
+        let i = pos + off;
+        if is_request && !buf[..i].contains(&b'\n') && is_http09_line(&buf[..i]) {
+            return HeadEnd::Complete { len: i + 1, http09: true };
+        }
+        let line_start = match buf[..i].iter().rposition(|&b| b == b'\n') {
+            Some(p) => p + 1,
+            None => 0,
+        };
+        let line = &buf[line_start..i];
+        if line_start > 0 && (line.is_empty() || line == b"\r") {
+            return HeadEnd::Complete { len: i + 1, http09: false };
+        }
+        pos = i + 1;
+    }
+    HeadEnd::Incomplete { resume: buf.len() }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn is_http09_line(line: &[u8]) -> bool {
+    let line = trim_cr(line);
+    let last = line
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|t| !t.is_empty())
+        .last()
+        .unwrap_or_default();
+    !(last.len() >= 5 && last[..5].eq_ignore_ascii_case(b"HTTP/"))
+}
+
+/// RFC 9110 token characters.
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether bytes could start a request: a method token then a space. `None`: too few bytes
+/// to tell.
+pub fn looks_like_request(buf: &[u8]) -> Option<bool> {
+    for (i, &b) in buf.iter().enumerate().take(24) {
+        if b == b' ' {
+            return Some(i > 0);
+        }
+        if !is_tchar(b) {
+            return Some(false);
+        }
+    }
+    if buf.len() >= 24 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Whether bytes could start a response (`HTTP/`, any case). `None`: too few bytes to tell.
+pub fn looks_like_response(buf: &[u8]) -> Option<bool> {
+    let n = buf.len().min(5);
+    if !buf[..n].eq_ignore_ascii_case(&b"HTTP/"[..n]) {
+        return Some(false);
+    }
+    if n == 5 {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+fn parse_version(token: &[u8], anomalies: &mut AnomalySet) -> (u8, u8) {
+    // token like HTTP/1.1 (any case)
+    let v = token.get(5..).unwrap_or_default();
+    let mut it = v.split(|&b| b == b'.');
+    let major = it
+        .next()
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| d.parse::<u8>().ok());
+    let minor = it
+        .next()
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| d.parse::<u8>().ok());
+    match (major, minor) {
+        (Some(1), Some(m @ (0 | 1))) => (1, m),
+        (Some(a), Some(b)) => {
+            anomalies.insert(HttpAnomaly::UnexpectedVersion);
+            (a, b)
+        }
+        (Some(a), None) => {
+            anomalies.insert(HttpAnomaly::UnexpectedVersion);
+            (a, 0)
+        }
+        _ => {
+            anomalies.insert(HttpAnomaly::UnexpectedVersion);
+            (1, 0)
+        }
+    }
+}
+
+fn offset_of(base: &[u8], part: &[u8]) -> u32 {
+    (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize) as u32
+}
+
+fn range_in(base: &[u8], part: &[u8]) -> Range<u32> {
+    let start = offset_of(base, part);
+    start..start + part.len() as u32
+}
+
+const STACK_HEADERS: usize = 64;
+
+/// Parses a request head (`buf` is exactly the head). `None` when it is not a request.
+pub fn parse_request(
+    buf: &[u8],
+    http09: bool,
+    max_headers: usize,
+    anomalies: &mut AnomalySet,
+) -> Option<Head> {
+    if http09 {
+        return parse_http09_request(buf, anomalies);
+    }
+    if buf.contains(&b'\n') && !buf.windows(2).any(|w| w == b"\r\n") {
+        anomalies.insert(HttpAnomaly::BareLf);
+    }
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap;
+    let headers: &mut [httparse::Header] = if max_headers <= STACK_HEADERS {
+        &mut stack[..max_headers]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; max_headers];
+        &mut heap
+    };
+    let mut req = httparse::Request::new(headers);
+    let strict = httparse::ParserConfig::default()
+        .allow_multiple_spaces_in_request_line_delimiters(true)
+        .parse_request(&mut req, buf);
+    if let Ok(httparse::Status::Complete(_)) = strict {
+        if let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) {
+            let mut raw = Vec::with_capacity(buf.len());
+            raw.extend_from_slice(buf);
+            let kind = HeadKind::Request {
+                method: range_in(buf, method.as_bytes()),
+                target: range_in(buf, path.as_bytes()),
+            };
+            let headers = req
+                .headers
+                .iter()
+                .map(|h| (range_in(buf, h.name.as_bytes()), range_in(buf, h.value)))
+                .collect();
+            return Some(Head {
+                raw,
+                kind,
+                version: (1, minor),
+                headers,
+                wire_len: buf.len() as u64,
+            });
+        }
+    }
+    if let Err(httparse::Error::TooManyHeaders) = strict {
+        anomalies.insert(HttpAnomaly::TooManyHeaders);
+    }
+    lenient(buf, true, max_headers, anomalies)
+}
+
+/// Parses a response head (`buf` is exactly the head).
+pub fn parse_response(buf: &[u8], max_headers: usize, anomalies: &mut AnomalySet) -> Option<Head> {
+    if buf.contains(&b'\n') && !buf.windows(2).any(|w| w == b"\r\n") {
+        anomalies.insert(HttpAnomaly::BareLf);
+    }
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap;
+    let headers: &mut [httparse::Header] = if max_headers <= STACK_HEADERS {
+        &mut stack[..max_headers]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; max_headers];
+        &mut heap
+    };
+    let mut resp = httparse::Response::new(headers);
+    let strict = httparse::ParserConfig::default()
+        .allow_spaces_after_header_name_in_responses(false)
+        .parse_response(&mut resp, buf);
+    if let Ok(httparse::Status::Complete(_)) = strict {
+        if let (Some(code), Some(minor)) = (resp.code, resp.version) {
+            let reason = resp.reason.unwrap_or("");
+            let reason_range = if reason.is_empty() {
+                0..0
+            } else {
+                range_in(buf, reason.as_bytes())
+            };
+            let headers = resp
+                .headers
+                .iter()
+                .map(|h| (range_in(buf, h.name.as_bytes()), range_in(buf, h.value)))
+                .collect();
+            return Some(Head {
+                raw: buf.to_vec(),
+                kind: HeadKind::Response {
+                    status: code,
+                    reason: reason_range,
+                },
+                version: (1, minor),
+                headers,
+                wire_len: buf.len() as u64,
+            });
+        }
+    }
+    if let Err(httparse::Error::TooManyHeaders) = strict {
+        anomalies.insert(HttpAnomaly::TooManyHeaders);
+    }
+    lenient(buf, false, max_headers, anomalies)
+}
+
+fn parse_http09_request(buf: &[u8], anomalies: &mut AnomalySet) -> Option<Head> {
+    let line = trim_cr(buf.strip_suffix(b"\n").unwrap_or(buf));
+    let mut tokens = line
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|t| !t.is_empty());
+    let method = tokens.next()?;
+    if !method.iter().all(|&b| is_tchar(b)) {
+        return None;
+    }
+    anomalies.insert(HttpAnomaly::Http09);
+    let target = tokens.next().unwrap_or_default();
+    let mut raw = Vec::with_capacity(method.len() + target.len());
+    raw.extend_from_slice(method);
+    raw.extend_from_slice(target);
+    let m = method.len() as u32;
+    Some(Head {
+        raw,
+        kind: HeadKind::Request {
+            method: 0..m,
+            target: m..m + target.len() as u32,
+        },
+        version: (0, 9),
+        headers: Vec::new(),
+        wire_len: buf.len() as u64,
+    })
+}
+
+/// Lenient head reader: line by line, LF or CRLF, obs-fold joined, lines without a colon
+/// skipped. Builds a normalised copy of the head that names and values point into.
+fn lenient(
+    buf: &[u8],
+    is_request: bool,
+    max_headers: usize,
+    anomalies: &mut AnomalySet,
+) -> Option<Head> {
+    let mut lines = buf.split(|&b| b == b'\n').map(trim_cr);
+    let first = lines.next()?;
+    let mut raw: Vec<u8> = Vec::with_capacity(buf.len());
+    let kind;
+    let version;
+    if is_request {
+        let first = trim_ascii(first);
+        let sp = first.iter().position(|&b| b == b' ' || b == b'\t')?;
+        let method = &first[..sp];
+        if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+            return None;
+        }
+        let rest = trim_ascii(&first[sp..]);
+        let (target, ver) = match rest.iter().rposition(|&b| b == b' ' || b == b'\t') {
+            Some(p) if rest[p + 1..].len() >= 5 && rest[p + 1..p + 6].eq_ignore_ascii_case(b"HTTP/") => {
+                (trim_ascii(&rest[..p]), Some(&rest[p + 1..]))
+            }
+            _ if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"HTTP/") => (&b""[..], Some(rest)),
+            _ => (rest, None),
+        };
+        version = match ver {
+            Some(v) => parse_version(v, anomalies),
+            None => {
+                anomalies.insert(HttpAnomaly::Http09);
+                (0, 9)
+            }
+        };
+        raw.extend_from_slice(method);
+        raw.extend_from_slice(target);
+        let m = method.len() as u32;
+        kind = HeadKind::Request {
+            method: 0..m,
+            target: m..m + target.len() as u32,
+        };
+    } else {
+        let first = trim_ascii(first);
+        if first.len() < 5 || !first[..5].eq_ignore_ascii_case(b"HTTP/") {
+            return None;
+        }
+        let sp = first.iter().position(|&b| b == b' ' || b == b'\t');
+        let (ver, rest) = match sp {
+            Some(p) => (&first[..p], trim_ascii(&first[p..])),
+            None => (first, &b""[..]),
+        };
+        version = parse_version(ver, anomalies);
+        let code_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let status = std::str::from_utf8(&rest[..code_len])
+            .ok()
+            .and_then(|s| s.parse::<u16>().ok())
+            .filter(|_| code_len == 3)?;
+        let reason = trim_ascii(&rest[code_len..]);
+        raw.extend_from_slice(reason);
+        kind = HeadKind::Response {
+            status,
+            reason: 0..reason.len() as u32,
+        };
+    }
+    let mut headers: Vec<(Range<u32>, Range<u32>)> = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            // obs-fold: continue the previous value
+            anomalies.insert(HttpAnomaly::ObsFold);
+            if let Some((_, v)) = headers.last_mut() {
+                if v.end as usize == raw.len() {
+                    raw.push(b' ');
+                    raw.extend_from_slice(trim_ascii(line));
+                    v.end = raw.len() as u32;
+                }
+            }
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            anomalies.insert(HttpAnomaly::MalformedHeaderLine);
+            continue;
+        };
+        if headers.len() >= max_headers {
+            anomalies.insert(HttpAnomaly::TooManyHeaders);
+            continue;
+        }
+        let name_raw = &line[..colon];
+        let name = trim_ascii(name_raw);
+        if name.len() != name_raw.len() {
+            anomalies.insert(HttpAnomaly::SpaceBeforeColon);
+        }
+        let value = trim_ascii(&line[colon + 1..]);
+        let ns = raw.len() as u32;
+        raw.extend_from_slice(name);
+        let vs = raw.len() as u32;
+        raw.extend_from_slice(value);
+        headers.push((ns..vs, vs..raw.len() as u32));
+    }
+    anomalies.insert(HttpAnomaly::MalformedHead);
+    Some(Head {
+        raw,
+        kind,
+        version,
+        headers,
+        wire_len: buf.len() as u64,
+    })
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &b[start..end.max(start)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(buf: &[u8]) -> (Head, AnomalySet) {
+        let mut a = AnomalySet::default();
+        let HeadEnd::Complete { len, http09 } = find_head_end(buf, true, 0) else {
+            panic!("incomplete")
+        };
+        (parse_request(&buf[..len], http09, 128, &mut a).unwrap(), a)
+    }
+
+    #[test]
+    fn strict_request() {
+        let (h, a) = req(b"GET /a?b=1 HTTP/1.1\r\nHost: x.test:8080\r\nUser-Agent: t\r\n\r\nBODY");
+        assert_eq!(h.method(), b"GET");
+        assert_eq!(h.target(), b"/a?b=1");
+        assert_eq!(h.version, (1, 1));
+        assert_eq!(h.value("host"), Some(&b"x.test:8080"[..]));
+        assert_eq!(h.wire_len, 58);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn head_end_waits_for_blank_line_and_resumes() {
+        let buf = b"GET / HTTP/1.1\r\nHost: a\r\n";
+        assert_eq!(find_head_end(buf, true, 0), HeadEnd::Incomplete { resume: buf.len() });
+        let full = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(
+            find_head_end(full, true, buf.len()),
+            HeadEnd::Complete { len: full.len(), http09: false }
+        );
+    }
+
+    #[test]
+    fn bare_lf_head() {
+        let (h, a) = req(b"GET / HTTP/1.0\nHost: a\n\n");
+        assert_eq!(h.value("Host"), Some(&b"a"[..]));
+        assert!(a.contains(HttpAnomaly::BareLf));
+    }
+
+    #[test]
+    fn obs_fold_is_joined_and_flagged() {
+        let (h, a) = req(b"POST / HTTP/1.1\r\nTransfer-Encoding:\r\n chunked\r\nHost: a\r\n\r\n");
+        assert_eq!(h.value("transfer-encoding"), Some(&b"chunked"[..]));
+        assert!(a.contains(HttpAnomaly::ObsFold));
+        assert!(a.contains(HttpAnomaly::MalformedHead));
+    }
+
+    #[test]
+    fn http09_request_line() {
+        let (h, a) = req(b"GET /zeek.html\r\n");
+        assert_eq!(h.version, (0, 9));
+        assert_eq!(h.target(), b"/zeek.html");
+        assert!(a.contains(HttpAnomaly::Http09));
+    }
+
+    #[test]
+    fn request_target_with_spaces_is_kept_whole() {
+        let (h, _) = req(b"CONNECT mail.test:25 / HTTP/1.0\r\n\r\n");
+        assert_eq!(h.method(), b"CONNECT");
+        assert_eq!(h.target(), b"mail.test:25 /");
+        assert_eq!(h.version, (1, 0));
+    }
+
+    #[test]
+    fn response_strict_and_lenient() {
+        let mut a = AnomalySet::default();
+        let h = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\n", 128, &mut a).unwrap();
+        assert_eq!(h.status(), 404);
+        assert_eq!(h.reason(), b"Not Found");
+        let h = parse_response(b"HTTP/1.1 200\r\nX: a\r\n b\r\n\r\n", 128, &mut a).unwrap();
+        assert_eq!(h.status(), 200);
+        assert_eq!(h.value("x"), Some(&b"a b"[..]));
+        assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n", 128, &mut a).is_none());
+    }
+
+    #[test]
+    fn prefix_detection() {
+        assert_eq!(looks_like_request(b"GET / HTTP/1.1"), Some(true));
+        assert_eq!(looks_like_request(b"GE"), None);
+        assert_eq!(looks_like_request(b"\x16\x03\x01"), Some(false));
+        assert_eq!(looks_like_response(b"HTTP/1.1 200"), Some(true));
+        assert_eq!(looks_like_response(b"HT"), None);
+        assert_eq!(looks_like_response(b"SSH-2"), Some(false));
+    }
+
+    #[test]
+    fn too_many_headers_are_cut_not_fatal() {
+        let mut buf = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..10 {
+            buf.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        buf.extend_from_slice(b"\r\n");
+        let mut a = AnomalySet::default();
+        let h = parse_request(&buf, false, 4, &mut a).unwrap();
+        assert_eq!(h.headers().count(), 4);
+        assert!(a.contains(HttpAnomaly::TooManyHeaders));
+    }
+
+    #[test]
+    fn every_prefix_of_a_head_is_safe() {
+        let buf = b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n";
+        for n in 0..buf.len() {
+            let mut a = AnomalySet::default();
+            let _ = find_head_end(&buf[..n], true, 0);
+            let _ = parse_request(&buf[..n], false, 128, &mut a);
+            let _ = parse_response(&buf[..n], 128, &mut a);
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Builds the exchange record (`apitap_proto::RequestRecord`) from a parsed exchange and its
+//! flow, applying redaction: no secret reaches the record in clear.
+
+use crate::flow::FlowInfo;
+use crate::http::{Exchange, Head};
+use crate::redact::Redactor;
+use apitap_proto as proto;
+
+/// Record options.
+#[derive(Debug, Clone, Default)]
+pub struct RecordOptions {
+    /// Write (masked) body prefixes into `apitap.*.body_prefix`.
+    pub write_bodies: bool,
+    /// Largest body prefix written, in bytes.
+    pub written_body_bytes: usize,
+}
+
+pub struct RecordBuilder {
+    pub redactor: Redactor,
+    pub options: RecordOptions,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `type/subtype` of a Content-Type value, lower-cased.
+fn mime(value: Option<&[u8]>) -> Option<String> {
+    let v = value?;
+    let end = v.iter().position(|&b| b == b';').unwrap_or(v.len());
+    let t = String::from_utf8_lossy(&v[..end]).trim().to_ascii_lowercase();
+    (!t.is_empty()).then_some(t)
+}
+
+/// Splits a Host value (or authority) into host and optional port; IPv6 literals keep
+/// their brackets off.
+pub fn split_host(host: &str) -> (String, Option<u16>) {
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        if let Some(end) = rest.find(']') {
+            let port = rest[end + 1..].strip_prefix(':').and_then(|p| p.parse().ok());
+            return (rest[..end].to_string(), port);
+        }
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            (h.to_string(), p.parse().ok())
+        }
+        _ => (host.to_string(), None),
+    }
+}
+
+impl RecordBuilder {
+    pub fn build(&self, flow: &FlowInfo, ex: &Exchange, extra_anomalies: &[&'static str]) -> proto::RequestRecord {
+        let req = ex.request.as_ref();
+        let resp = ex.response.as_ref();
+        let start = req
+            .map(|r| r.start_ts)
+            .or(resp.map(|r| r.start_ts))
+            .unwrap_or(flow.first_ts);
+        let end = req
+            .map(|r| r.end_ts)
+            .max(resp.map(|r| r.end_ts))
+            .unwrap_or(start)
+            .max(start);
+        let head: Option<&Head> = req.map(|r| &r.head);
+        let target = head.map(|h| lossy(h.target())).unwrap_or_default();
+        let url = self.url(&target, head);
+        let version = head
+            .or(resp.map(|r| &r.head))
+            .map(|h| h.version_string())
+            .unwrap_or_default();
+        let identity = head.and_then(|h| self.redactor.identity(h.headers()));
+        let mut anomalies: Vec<String> = ex.anomalies.iter().map(|a| a.as_str().to_string()).collect();
+        anomalies.extend(extra_anomalies.iter().map(|s| s.to_string()));
+        let written = |body: &[u8]| {
+            self.options.write_bodies.then(|| {
+                let n = body.len().min(self.options.written_body_bytes);
+                self.redactor.body(&body[..n])
+            })
+        };
+        proto::RequestRecord {
+            timestamp: start,
+            event: proto::Event {
+                kind: "event".into(),
+                category: vec!["network".into(), "web".into()],
+                dataset: "apitap.http".into(),
+                start,
+                end,
+                duration: end - start,
+            },
+            source: proto::Endpoint {
+                ip: flow.client.to_string(),
+                port: flow.client_port,
+            },
+            destination: proto::Endpoint {
+                ip: flow.server.to_string(),
+                port: flow.server_port,
+            },
+            network: proto::Network {
+                transport: "tcp".into(),
+                protocol: "http".into(),
+                community_id: flow.community_id.clone(),
+                vlan: flow.vlan.map(|id| proto::Vlan { id }),
+            },
+            url,
+            http: proto::Http {
+                version,
+                request: proto::HttpRequest {
+                    method: head.map(|h| lossy(h.method())).unwrap_or_default(),
+                    bytes: req.map_or(0, |r| r.wire_bytes),
+                    body: proto::Body {
+                        bytes: req.map_or(0, |r| r.body.bytes),
+                    },
+                    mime_type: head.and_then(|h| mime(h.value("content-type"))),
+                },
+                response: resp.map(|r| proto::HttpResponse {
+                    status_code: r.head.status(),
+                    bytes: r.wire_bytes,
+                    body: proto::Body { bytes: r.body.bytes },
+                    mime_type: mime(r.head.value("content-type")),
+                }),
+            },
+            user_agent: head
+                .and_then(|h| h.value("user-agent"))
+                .map(|ua| proto::UserAgent { original: lossy(ua) }),
+            user: identity.as_ref().map(|i| proto::User { id: i.id.clone() }),
+            apitap: proto::Apitap {
+                trans_depth: ex.trans_depth,
+                flow_id: flow.flow_id,
+                anomalies,
+                tunnel: flow.tunnel.map(|t| proto::Tunnel {
+                    kind: t.kind.as_str().into(),
+                    outer_source_ip: t.outer_src.to_string(),
+                    outer_destination_ip: t.outer_dst.to_string(),
+                    id: t.id,
+                }),
+                request: proto::ApitapRequest {
+                    decoded_body_bytes: req.map_or(0, |r| r.body.decoded_bytes),
+                    body_prefix: req.and_then(|r| written(&r.body.prefix)),
+                },
+                response: resp.map(|r| proto::ApitapResponse {
+                    decoded_body_bytes: r.body.decoded_bytes,
+                    status_msg: lossy(r.head.reason()),
+                    informational: ex.informational.clone(),
+                    body_prefix: written(&r.body.prefix),
+                }),
+                identity: identity.map(|i| proto::Identity {
+                    kind: i.kind.into(),
+                    id: i.id,
+                    source: Some(i.source),
+                }),
+                midstream: flow.midstream,
+            },
+            extras: proto::Extras {
+                request_headers: head.map(|h| self.headers(h)).unwrap_or_default(),
+                response_headers: resp.map(|r| self.headers(&r.head)).unwrap_or_default(),
+                request_body: req.map(|r| r.body.prefix.clone()).unwrap_or_default(),
+                response_body: resp.map(|r| r.body.prefix.clone()).unwrap_or_default(),
+            },
+        }
+    }
+
+    fn headers(&self, h: &Head) -> Vec<(String, String)> {
+        h.headers()
+            .map(|(n, v)| (lossy(n).to_ascii_lowercase(), self.redactor.header_value(n, v)))
+            .collect()
+    }
+
+    fn url(&self, target: &str, head: Option<&Head>) -> proto::Url {
+        let original = self.redactor.url(target);
+        // absolute-form: scheme://authority/path?query
+        let (authority, rest) = match original.split_once("://") {
+            Some((scheme, after)) if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                let slash = after.find(['/', '?']).unwrap_or(after.len());
+                (Some(after[..slash].to_string()), after[slash..].to_string())
+            }
+            _ => (None, original.clone()),
+        };
+        let no_fragment = rest.split('#').next().unwrap_or_default();
+        let (path, query) = match no_fragment.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (no_fragment.to_string(), None),
+        };
+        let host = head
+            .and_then(|h| h.value("host"))
+            .map(lossy)
+            .or(authority.map(|a| a.rsplit('@').next().unwrap_or_default().to_string()))
+            .filter(|h| !h.trim().is_empty());
+        let (domain, port) = match host {
+            Some(h) => {
+                let (d, p) = split_host(&h);
+                (Some(d), p)
+            }
+            None => (None, None),
+        };
+        proto::Url {
+            original,
+            path,
+            query,
+            domain,
+            port,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_splitting() {
+        assert_eq!(split_host("api.test:8080"), ("api.test".into(), Some(8080)));
+        assert_eq!(split_host("api.test"), ("api.test".into(), None));
+        assert_eq!(split_host("[2001:db8::1]:443"), ("2001:db8::1".into(), Some(443)));
+        assert_eq!(split_host("2001:db8::1"), ("2001:db8::1".into(), None));
+    }
+
+    #[test]
+    fn mime_is_bare_type() {
+        assert_eq!(mime(Some(b"Application/JSON; charset=utf-8")), Some("application/json".into()));
+        assert_eq!(mime(Some(b" ")), None);
+    }
+}

@@ -1,0 +1,252 @@
+//! Packet sources: capture files (pcap and pcapng, several merged in timestamp order) and
+//! live interfaces, all through libpcap, behind one [`PacketSource`] trait.
+//!
+//! Timestamps are read with nanosecond precision and are the only clock the rest of the
+//! sensor uses.
+
+use anyhow::{Context as _, Result};
+use pcap::{Active, Capture, Offline, Precision};
+use std::path::{Path, PathBuf};
+
+/// One captured packet, borrowed from the source until the next call.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketRef<'a> {
+    /// Packet time, ns since the Unix epoch.
+    pub ts_ns: u64,
+    /// libpcap link-layer type.
+    pub linktype: i32,
+    pub data: &'a [u8],
+    /// Length on the wire (may exceed `data.len()` when the snap length cut it).
+    pub wire_len: u32,
+}
+
+/// What a read produced.
+pub enum Next<'a> {
+    Packet(PacketRef<'a>),
+    /// Nothing arrived within the read timeout (live capture only); check for shutdown.
+    Idle,
+    /// The source is exhausted.
+    End,
+}
+
+/// Kernel/interface drop counters of a live capture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptureDrops {
+    pub received: u64,
+    /// Dropped by the kernel because the buffer was full.
+    pub kernel_dropped: u64,
+    /// Dropped by the interface or its driver.
+    pub interface_dropped: u64,
+}
+
+pub trait PacketSource {
+    fn next_packet(&mut self) -> Result<Next<'_>>;
+    /// Drop counters from the kernel, where the source has them.
+    fn drops(&mut self) -> Option<CaptureDrops> {
+        None
+    }
+    /// Bytes of input consumed so far and in all, for progress (files only).
+    fn progress(&self) -> Option<(u64, u64)> {
+        None
+    }
+}
+
+fn ts_ns(h: &pcap::PacketHeader) -> u64 {
+    // With Precision::Nano the `tv_usec` field holds nanoseconds.
+    let sec = u64::try_from(h.ts.tv_sec).unwrap_or(0);
+    let frac = u64::try_from(h.ts.tv_usec).unwrap_or(0);
+    sec.saturating_mul(1_000_000_000).saturating_add(frac)
+}
+
+/// One capture file.
+pub struct FileSource {
+    cap: Capture<Offline>,
+    linktype: i32,
+    consumed: u64,
+    total: u64,
+    path: PathBuf,
+}
+
+impl FileSource {
+    pub fn open(path: &Path) -> Result<FileSource> {
+        let cap = Capture::from_file_with_precision(path, Precision::Nano)
+            .with_context(|| format!("opening capture file {}", path.display()))?;
+        let linktype = cap.get_datalink().0;
+        let total = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        Ok(FileSource {
+            cap,
+            linktype,
+            consumed: 24,
+            total,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl PacketSource for FileSource {
+    fn next_packet(&mut self) -> Result<Next<'_>> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                self.consumed += 16 + u64::from(p.header.caplen);
+                Ok(Next::Packet(PacketRef {
+                    ts_ns: ts_ns(p.header),
+                    linktype: self.linktype,
+                    data: p.data,
+                    wire_len: p.header.len,
+                }))
+            }
+            Err(pcap::Error::NoMorePackets) => Ok(Next::End),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", self.path.display()))),
+        }
+    }
+    fn progress(&self) -> Option<(u64, u64)> {
+        Some((self.consumed.min(self.total), self.total))
+    }
+}
+
+/// Several capture files merged by timestamp (a stable merge: ties go to the earlier file).
+pub struct MergedFiles {
+    files: Vec<FileSource>,
+    /// The next packet of each file, copied out: (ts, wire_len, bytes), or None when done.
+    heads: Vec<Option<(u64, u32, Vec<u8>)>>,
+    current: Vec<u8>,
+}
+
+impl MergedFiles {
+    pub fn open(paths: &[PathBuf]) -> Result<MergedFiles> {
+        let mut files = Vec::with_capacity(paths.len());
+        for p in paths {
+            files.push(FileSource::open(p)?);
+        }
+        let mut m = MergedFiles {
+            heads: vec![None; files.len()],
+            files,
+            current: Vec::new(),
+        };
+        for i in 0..m.files.len() {
+            m.refill(i)?;
+        }
+        Ok(m)
+    }
+
+    fn refill(&mut self, i: usize) -> Result<()> {
+        let mut buf = self.heads[i].take().map(|(_, _, b)| b).unwrap_or_default();
+        match self.files[i].next_packet()? {
+            Next::Packet(p) => {
+                buf.clear();
+                buf.extend_from_slice(p.data);
+                self.heads[i] = Some((p.ts_ns, p.wire_len, buf));
+            }
+            Next::End | Next::Idle => self.heads[i] = None,
+        }
+        Ok(())
+    }
+}
+
+impl PacketSource for MergedFiles {
+    fn next_packet(&mut self) -> Result<Next<'_>> {
+        let best = self
+            .heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.as_ref().map(|(ts, _, _)| (*ts, i)))
+            .min();
+        let Some((_, i)) = best else {
+            return Ok(Next::End);
+        };
+        let Some((ts, wire_len, data)) = self.heads[i].take() else {
+            return Ok(Next::End);
+        };
+        let linktype = self.files[i].linktype;
+        // Keep the bytes we hand out; give the old buffer back to this file for reuse.
+        let old = std::mem::replace(&mut self.current, data);
+        self.heads[i] = Some((0, 0, old));
+        self.refill(i)?;
+        Ok(Next::Packet(PacketRef {
+            ts_ns: ts,
+            linktype,
+            data: &self.current,
+            wire_len,
+        }))
+    }
+    fn progress(&self) -> Option<(u64, u64)> {
+        let (mut c, mut t) = (0, 0);
+        for f in &self.files {
+            let (a, b) = f.progress()?;
+            c += a;
+            t += b;
+        }
+        Some((c, t))
+    }
+}
+
+/// Options of a live capture (tcpdump-like).
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub interface: String,
+    pub bpf: Option<String>,
+    pub snaplen: i32,
+    pub buffer_bytes: i32,
+    pub promisc: bool,
+    /// How long a read waits before returning [`Next::Idle`].
+    pub read_timeout_ms: i32,
+}
+
+/// A live interface.
+pub struct LiveSource {
+    cap: Capture<Active>,
+    linktype: i32,
+}
+
+impl LiveSource {
+    pub fn open(o: &LiveOptions) -> Result<LiveSource> {
+        let mut cap = Capture::from_device(o.interface.as_str())
+            .with_context(|| format!("no capture device {}", o.interface))?
+            .promisc(o.promisc)
+            .snaplen(o.snaplen)
+            .buffer_size(o.buffer_bytes)
+            .timeout(o.read_timeout_ms)
+            .precision(Precision::Nano)
+            .open()
+            .with_context(|| format!("opening {} for capture (are you root / CAP_NET_RAW?)", o.interface))?;
+        if let Some(f) = &o.bpf {
+            cap.filter(f, true).with_context(|| format!("compiling BPF filter {f:?}"))?;
+        }
+        let linktype = cap.get_datalink().0;
+        Ok(LiveSource { cap, linktype })
+    }
+}
+
+impl PacketSource for LiveSource {
+    fn next_packet(&mut self) -> Result<Next<'_>> {
+        match self.cap.next_packet() {
+            Ok(p) => Ok(Next::Packet(PacketRef {
+                ts_ns: ts_ns(p.header),
+                linktype: self.linktype,
+                data: p.data,
+                wire_len: p.header.len,
+            })),
+            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
+            Err(pcap::Error::NoMorePackets) => Ok(Next::End),
+            Err(e) => Err(anyhow::Error::new(e).context("reading from the capture device")),
+        }
+    }
+    fn drops(&mut self) -> Option<CaptureDrops> {
+        let s = self.cap.stats().ok()?;
+        Some(CaptureDrops {
+            received: u64::from(s.received),
+            kernel_dropped: u64::from(s.dropped),
+            interface_dropped: u64::from(s.if_dropped),
+        })
+    }
+}
+
+/// Opens one file directly, several merged.
+pub fn open_files(paths: &[PathBuf]) -> Result<Box<dyn PacketSource>> {
+    anyhow::ensure!(!paths.is_empty(), "no capture file given");
+    if paths.len() == 1 {
+        Ok(Box::new(FileSource::open(&paths[0])?))
+    } else {
+        Ok(Box::new(MergedFiles::open(paths)?))
+    }
+}
