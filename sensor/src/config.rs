@@ -126,3 +126,17 @@ mod tests {
         assert_eq!(c.pipeline.full_policy, Some(FullPolicy::Block));
     }
 }
+
+#[cfg(test)]
+mod deploy_example {
+    #[test]
+    fn the_shipped_example_config_parses_and_equals_the_defaults() {
+        let text = include_str!("../../deploy/apitap.toml");
+        let c: super::SensorConfig = toml::from_str(text).expect("deploy/apitap.toml parses");
+        c.validate().unwrap();
+        let d = super::SensorConfig::default();
+        assert_eq!(format!("{:?}", c.http), format!("{:?}", d.http));
+        assert_eq!(format!("{:?}", c.flow), format!("{:?}", d.flow));
+        assert_eq!(format!("{:?}", c.decode), format!("{:?}", d.decode));
+    }
+}

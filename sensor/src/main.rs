@@ -1,1 +1,222 @@
-fn main() {}
+//! The `apitap` command: replay capture files or capture live, write exchange records,
+//! print the summary.
+
+#![forbid(unsafe_code)]
+
+use anyhow::{Context as _, Result};
+use apitap_sensor::config::{default_key_file, FullPolicy, SensorConfig};
+use apitap_sensor::engine::Engine;
+use apitap_sensor::pipeline::{self, RecordSink, RunOptions};
+use apitap_sensor::record::{RecordBuilder, RecordOptions};
+use apitap_sensor::redact::{load_or_create_key, RedactMode, Redactor};
+use apitap_sensor::source::{self, LiveOptions, LiveSource};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// apitap: a passive API-security sensor. Rebuilds HTTP API exchanges from mirrored
+/// packets (SPAN, tap, cloud traffic mirroring) or from capture files, and writes one
+/// ECS-shaped JSON record per request/response exchange. It never sends a packet.
+#[derive(Parser, Debug)]
+#[command(name = "apitap", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Replay pcap/pcapng files (several are merged in timestamp order).
+    #[command(visible_alias = "read")]
+    Replay(ReplayArgs),
+    /// Capture live from an interface (SPAN/tap port or mirroring target).
+    Capture(CaptureArgs),
+}
+
+#[derive(Args, Debug)]
+struct Common {
+    /// Write exchange records as JSON lines to PATH ('-' for stdout).
+    #[arg(short = 'w', long = "records", value_name = "PATH|-")]
+    records: Option<String>,
+    /// Configuration file (TOML; see deploy/apitap.toml).
+    #[arg(short = 'C', long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// How secrets are written: keyed hashes, or clear text (lab use only).
+    #[arg(long, value_enum, value_name = "MODE")]
+    redact: Option<RedactMode>,
+    /// Per-deployment key for keyed hashes (created if missing).
+    #[arg(long, value_name = "PATH")]
+    key_file: Option<PathBuf>,
+    /// Write masked body prefixes into records.
+    #[arg(long)]
+    write_bodies: bool,
+    /// Write Prometheus metrics to PATH (rewritten periodically and at the end).
+    #[arg(long, value_name = "PATH")]
+    metrics: Option<PathBuf>,
+    /// Also write the final summary as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
+    summary_json: Option<PathBuf>,
+    /// What to do when the record channel is full [default: drop live, block in replay].
+    #[arg(long, value_enum, value_name = "POLICY")]
+    on_full: Option<FullPolicy>,
+    /// Stop after COUNT packets.
+    #[arg(short = 'c', long = "count", value_name = "COUNT")]
+    count: Option<u64>,
+    /// Do not print the summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    /// Capture files (pcap or pcapng).
+    #[arg(value_name = "FILE", required_unless_present = "read")]
+    files: Vec<PathBuf>,
+    /// Capture file (tcpdump style; may repeat).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    read: Vec<PathBuf>,
+    /// Pace packets at the speed they were captured.
+    #[arg(long)]
+    realtime: bool,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Debug)]
+struct CaptureArgs {
+    /// Interface to capture on.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    interface: String,
+    /// BPF capture filter, e.g. 'tcp port 80 or tcp port 8080'.
+    #[arg(short = 'f', long = "filter", value_name = "BPF")]
+    filter: Option<String>,
+    /// Bytes captured per packet.
+    #[arg(short = 's', long, default_value_t = 262_144, value_name = "N")]
+    snaplen: i32,
+    /// Kernel capture buffer, MiB.
+    #[arg(short = 'B', long = "buffer-mb", default_value_t = 64, value_name = "N")]
+    buffer_mb: i32,
+    /// Do not put the interface in promiscuous mode.
+    #[arg(short = 'p', long)]
+    no_promisc: bool,
+    /// Stop after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("APITAP_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("apitap: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone())?;
+    match cli.command {
+        Command::Replay(a) => {
+            let mut files = a.read.clone();
+            files.extend(a.files.iter().cloned());
+            let src = source::open_files(&files)?;
+            execute(src, &a.common, FullPolicy::Block, a.realtime, !a.no_progress, None, stop)
+        }
+        Command::Capture(a) => {
+            let src = LiveSource::open(&LiveOptions {
+                interface: a.interface.clone(),
+                bpf: a.filter.clone(),
+                snaplen: a.snaplen,
+                buffer_bytes: a.buffer_mb.saturating_mul(1024 * 1024),
+                promisc: !a.no_promisc,
+                read_timeout_ms: 200,
+            })?;
+            tracing::info!(interface = %a.interface, "capturing");
+            let dur = a.duration.map(Duration::from_secs);
+            execute(Box::new(src), &a.common, FullPolicy::Drop, false, false, dur, stop)
+        }
+    }
+}
+
+fn execute(
+    src: Box<dyn source::PacketSource>,
+    c: &Common,
+    default_policy: FullPolicy,
+    realtime: bool,
+    progress: bool,
+    max_duration: Option<Duration>,
+    stop: Arc<AtomicBool>,
+) -> Result<()> {
+    let mut cfg = match &c.config {
+        Some(p) => SensorConfig::load(p)?,
+        None => SensorConfig::default(),
+    };
+    if let Some(m) = c.redact {
+        cfg.redaction.mode = m;
+    }
+    if c.write_bodies {
+        cfg.records.write_bodies = true;
+    }
+    cfg.validate()?;
+    let key = match cfg.redaction.mode {
+        RedactMode::None => {
+            tracing::warn!("redaction is off: secrets are written in clear (lab use only)");
+            [0u8; 32]
+        }
+        RedactMode::Hash => {
+            let path = c
+                .key_file
+                .clone()
+                .or(cfg.redaction.key_file.clone())
+                .unwrap_or_else(default_key_file);
+            load_or_create_key(&path)?
+        }
+    };
+    let builder = RecordBuilder {
+        redactor: Redactor::new(cfg.redaction.mode, key),
+        options: RecordOptions {
+            write_bodies: cfg.records.write_bodies,
+            written_body_bytes: cfg.records.written_body_bytes,
+        },
+    };
+    let records = match c.records.as_deref() {
+        None => RecordSink::None,
+        Some("-") => RecordSink::Stdout,
+        Some(p) => RecordSink::File(PathBuf::from(p)),
+    };
+    let engine = Engine::new(&cfg, builder);
+    let opts = RunOptions {
+        records,
+        full_policy: c.on_full.or(cfg.pipeline.full_policy).unwrap_or(default_policy),
+        channel_capacity: cfg.pipeline.channel_capacity,
+        realtime,
+        progress,
+        metrics_path: c.metrics.clone(),
+        metrics_interval: Duration::from_secs(cfg.pipeline.metrics_interval_secs.max(1)),
+        stop,
+        max_packets: c.count,
+        max_duration,
+    };
+    let summary = pipeline::run(src, engine, opts)?;
+    if let Some(p) = &c.summary_json {
+        std::fs::write(p, serde_json::to_vec_pretty(&summary)?).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if !c.quiet {
+        eprint!("{}", summary.render_text());
+    }
+    Ok(())
+}

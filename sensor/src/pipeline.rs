@@ -3,7 +3,9 @@
 //! policy capture never waits: a full channel drops the record and counts it.
 
 use crate::config::FullPolicy;
+use crate::decode::{SkipReason, TunnelKind};
 use crate::engine::Engine;
+use crate::flow::CloseReason;
 use crate::source::{Next, PacketSource};
 use crate::summary::{RecordCounters, Summary};
 use anyhow::{Context as _, Result};
@@ -194,13 +196,37 @@ fn summarize(engine: &Engine, source: &mut dyn PacketSource, records: &RecordCou
                 "interface_dropped": d.interface_dropped,
             })
         }),
-        decode: to(serde_json::to_value(engine.decoder().stats())),
-        flow: to(serde_json::to_value(engine.flows().stats())),
+        decode: named_arrays(
+            to(serde_json::to_value(engine.decoder().stats())),
+            &[
+                ("skipped", &SkipReason::ALL.map(SkipReason::as_str)),
+                ("tunnels", &TunnelKind::ALL.map(TunnelKind::as_str)),
+            ],
+        ),
+        flow: named_arrays(
+            to(serde_json::to_value(engine.flows().stats())),
+            &[("flows_closed_by_reason", &CloseReason::ALL.map(CloseReason::as_str))],
+        ),
         http: to(serde_json::to_value(engine.http_stats())),
         anomalies: engine.ctx.anomalies.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         records: records.clone(),
         elapsed_secs: started.elapsed().as_secs_f64(),
     }
+}
+
+/// Turns counter arrays indexed by an enum into objects keyed by the enum's names.
+fn named_arrays(mut v: serde_json::Value, names: &[(&str, &[&'static str])]) -> serde_json::Value {
+    for (field, labels) in names {
+        if let Some(serde_json::Value::Array(a)) = v.get(*field) {
+            let obj: serde_json::Map<String, serde_json::Value> = labels
+                .iter()
+                .zip(a.iter())
+                .map(|(k, n)| (k.to_string(), n.clone()))
+                .collect();
+            v[*field] = serde_json::Value::Object(obj);
+        }
+    }
+    v
 }
 
 fn write_metrics(path: &PathBuf, s: &Summary) {

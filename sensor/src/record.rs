@@ -24,6 +24,19 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// A request-target as text without losing bytes: valid UTF-8 as is, every byte of an
+/// invalid sequence percent-encoded (which is what a URL would carry anyway).
+pub fn target_text(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// `type/subtype` of a Content-Type value, lower-cased.
 fn mime(value: Option<&[u8]>) -> Option<String> {
     let v = value?;
@@ -64,7 +77,7 @@ impl RecordBuilder {
             .unwrap_or(start)
             .max(start);
         let head: Option<&Head> = req.map(|r| &r.head);
-        let target = head.map(|h| lossy(h.target())).unwrap_or_default();
+        let target = head.map(|h| target_text(h.target())).unwrap_or_default();
         let url = self.url(&target, head);
         let version = head
             .or(resp.map(|r| &r.head))
@@ -214,6 +227,11 @@ mod tests {
         assert_eq!(split_host("api.test"), ("api.test".into(), None));
         assert_eq!(split_host("[2001:db8::1]:443"), ("2001:db8::1".into(), Some(443)));
         assert_eq!(split_host("2001:db8::1"), ("2001:db8::1".into(), None));
+    }
+
+    #[test]
+    fn invalid_utf8_in_targets_is_percent_encoded() {
+        assert_eq!(target_text(b"/a\xfcb?q=\xc3\xa9"), "/a%FCb?q=\u{e9}");
     }
 
     #[test]

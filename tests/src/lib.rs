@@ -1,1 +1,47 @@
-//! End-to-end test crate: the tests live in `tests/tests/`.
+//! Shared helpers for apitap's end-to-end tests: replay a capture through the real engine
+//! into records, with a fixed identity key so output is reproducible.
+
+use apitap_proto::RequestRecord;
+use apitap_sensor::config::SensorConfig;
+use apitap_sensor::engine::Engine;
+use apitap_sensor::record::{RecordBuilder, RecordOptions};
+use apitap_sensor::redact::{RedactMode, Redactor};
+use apitap_sensor::source::{self, Next};
+use std::path::{Path, PathBuf};
+
+/// The key tests use, so hashed identities are stable across runs.
+pub const TEST_KEY: [u8; 32] = *b"apitap-test-key-not-for-prod-use";
+
+/// Replays capture files through decode → reassembly → HTTP → records.
+pub fn replay(paths: &[PathBuf], cfg: &SensorConfig, mode: RedactMode) -> anyhow::Result<Vec<RequestRecord>> {
+    let builder = RecordBuilder {
+        redactor: Redactor::new(mode, TEST_KEY),
+        options: RecordOptions::default(),
+    };
+    let mut engine = Engine::new(cfg, builder);
+    let mut src = source::open_files(paths)?;
+    let mut out = Vec::new();
+    loop {
+        match src.next_packet()? {
+            Next::Packet(p) => engine.packet(&p),
+            Next::Idle => {}
+            Next::End => break,
+        }
+        out.append(&mut engine.ctx.records);
+    }
+    engine.finish();
+    out.append(&mut engine.ctx.records);
+    Ok(out)
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The shared corpus directory: `$APITAP_CORPUS`, else `<workspace>/../shared/corpus`.
+pub fn corpus_dir() -> PathBuf {
+    std::env::var_os("APITAP_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/corpus"))
+}

@@ -7,5 +7,20 @@
 //! panics on any input; every packet that does not yield a TCP segment is counted under a
 //! [`SkipReason`].
 
+mod bytes;
+mod config;
+mod decoder;
+mod fragments;
+mod ip;
+mod link;
+mod tunnels;
 mod types;
+
+#[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
+mod testutil;
+
+pub use config::{DecodeConfig, DecodeStats, TUNNEL_DEPTH_CEILING};
+pub use decoder::Decoder;
 pub use types::*;

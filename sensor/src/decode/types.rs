@@ -30,6 +30,24 @@ pub enum TunnelKind {
 }
 
 impl TunnelKind {
+    /// Every kind, in [`TunnelKind::index`] order (for per-kind counters).
+    pub const ALL: [TunnelKind; 9] = [
+        TunnelKind::Vxlan,
+        TunnelKind::Geneve,
+        TunnelKind::Gre,
+        TunnelKind::ErspanII,
+        TunnelKind::ErspanIII,
+        TunnelKind::Teredo,
+        TunnelKind::Ayiya,
+        TunnelKind::GtpU,
+        TunnelKind::IpInIp,
+    ];
+
+    /// Position of this kind in [`TunnelKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TunnelKind::Vxlan => "vxlan",

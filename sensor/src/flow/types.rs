@@ -40,6 +40,20 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// Every reason, in [`CloseReason::index`] order.
+    pub const ALL: [CloseReason; 5] = [
+        CloseReason::Fin,
+        CloseReason::Rst,
+        CloseReason::IdleTimeout,
+        CloseReason::Evicted,
+        CloseReason::EndOfCapture,
+    ];
+
+    /// Position in [`CloseReason::ALL`] (for per-reason counters).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             CloseReason::Fin => "fin",
@@ -85,6 +99,19 @@ pub enum StreamAnomaly {
 }
 
 impl StreamAnomaly {
+    /// Every anomaly, in [`StreamAnomaly::index`] order.
+    pub const ALL: [StreamAnomaly; 4] = [
+        StreamAnomaly::InconsistentOverlap,
+        StreamAnomaly::OutOfOrderLimit,
+        StreamAnomaly::DataAfterClose,
+        StreamAnomaly::SynWithData,
+    ];
+
+    /// Position in [`StreamAnomaly::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StreamAnomaly::InconsistentOverlap => "tcp_inconsistent_overlap",

@@ -20,3 +20,6 @@ pub use config::HttpConfig;
 pub use connection::{Exchange, HttpConnection, HttpOutput, HttpStats, RequestPart, ResponsePart};
 pub use content::BodyStats;
 pub use head::{Head, HeadKind};
+
+#[cfg(test)]
+mod tests;

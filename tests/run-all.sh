@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole apitap test suite, from a fresh Debian 12 machine (run as root):
+# installs what it needs, checks formatting and lints, runs every Rust test (unit, property,
+# corpus conformance, end-to-end), the live-capture test in network namespaces, and a short
+# fuzzing smoke run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+for p in libpcap-dev pkg-config nginx-light curl iproute2 python3 tcpdump; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  echo "== installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== building the apitap binary"
+cargo build --quiet -p apitap-sensor --bin apitap
+
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+if [ -x tests/live/live_capture.sh ] || [ -f tests/live/live_capture.sh ]; then
+  echo "== live capture (network namespaces, 198.18.0.0/15)"
+  APITAP_BIN="$PWD/target/debug/apitap" bash tests/live/live_capture.sh --install
+fi
+
+if [ -f fuzz/run.sh ]; then
+  echo "== fuzz smoke run"
+  FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash fuzz/run.sh
+fi
+echo "== all tests passed"
