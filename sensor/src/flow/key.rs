@@ -75,7 +75,10 @@ impl Hash for FlowKey {
         let vlan = self.vlan.map_or(0x1_0000, u64::from);
         let tun = self.tunnel_id.map_or(0x1_0000_0000, u64::from);
         state.write_u64(
-            u64::from(self.lo_port) | (u64::from(self.hi_port) << 16) | (vlan << 32) | ((self.v6 as u64) << 50),
+            u64::from(self.lo_port)
+                | (u64::from(self.hi_port) << 16)
+                | (vlan << 32)
+                | ((self.v6 as u64) << 50),
         );
         state.write_u64(tun);
     }

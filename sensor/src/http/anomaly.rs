@@ -61,10 +61,12 @@ pub enum HttpAnomaly {
     DuplicateHost,
     /// Content-Length on a message that must not have a body (e.g. 204, 304) was ignored.
     BodyNotAllowed,
+    /// The connection ended inside a message head; what there was is reported.
+    TruncatedHead,
 }
 
 impl HttpAnomaly {
-    pub const ALL: [HttpAnomaly; 28] = [
+    pub const ALL: [HttpAnomaly; 29] = [
         HttpAnomaly::ContentLengthWithTransferEncoding,
         HttpAnomaly::ConflictingContentLength,
         HttpAnomaly::InvalidContentLength,
@@ -93,6 +95,7 @@ impl HttpAnomaly {
         HttpAnomaly::SpaceBeforeColon,
         HttpAnomaly::DuplicateHost,
         HttpAnomaly::BodyNotAllowed,
+        HttpAnomaly::TruncatedHead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -125,6 +128,7 @@ impl HttpAnomaly {
             HttpAnomaly::SpaceBeforeColon => "http_space_before_colon",
             HttpAnomaly::DuplicateHost => "http_duplicate_host",
             HttpAnomaly::BodyNotAllowed => "http_body_not_allowed",
+            HttpAnomaly::TruncatedHead => "http_truncated_head",
         }
     }
 

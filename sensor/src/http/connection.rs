@@ -204,7 +204,6 @@ pub struct HttpConnection {
     /// Index in `txns` of the first transaction still waiting for its response.
     resp_cursor: usize,
     next_depth: u32,
-    replay_held: bool,
 }
 
 impl HttpConnection {
@@ -216,7 +215,6 @@ impl HttpConnection {
             txns: VecDeque::new(),
             resp_cursor: 0,
             next_depth: 1,
-            replay_held: false,
         }
     }
 
@@ -245,14 +243,7 @@ impl HttpConnection {
     pub fn on_data(&mut self, dir: Direction, ts: u64, data: &[u8], out: &mut HttpOutput) {
         match dir {
             Direction::ToServer => self.request_data(ts, data, out),
-            Direction::ToClient => {
-                self.response_data(ts, data, out);
-                if self.replay_held {
-                    self.replay_held = false;
-                    let held = std::mem::take(&mut self.req.held);
-                    self.request_data(ts, &held, out);
-                }
-            }
+            Direction::ToClient => self.response_data(ts, data, out),
         }
         self.emit_ready(out);
     }
@@ -541,6 +532,16 @@ impl HttpConnection {
     }
 
     fn request_end(&mut self, ts: u64) {
+        if matches!(self.req.state, SideState::Head) && !self.req.buf.is_empty() {
+            // The connection ended inside a head: report what there is.
+            let buf = std::mem::take(&mut self.req.buf);
+            let mut anomalies = std::mem::take(&mut self.req.pending);
+            anomalies.insert(HttpAnomaly::TruncatedHead);
+            if let Some(h) = head::parse_request(&buf, false, self.cfg.max_headers, &mut anomalies) {
+                let mut scratch = HttpOutput::default();
+                self.request_head(ts, h, anomalies, &mut scratch);
+            }
+        }
         if let SideState::Body(b) = &mut self.req.state {
             let mut anomalies = AnomalySet::default();
             b.reader.end_of_stream(&mut anomalies);
@@ -815,9 +816,13 @@ impl HttpConnection {
             return;
         }
         if awaited_switch && matches!(self.req.state, SideState::AwaitSwitch) {
-            // Refused: the client's held bytes are HTTP again.
+            // Refused: the client's held bytes are HTTP again, and come before any
+            // further response.
             self.req.state = SideState::Head;
-            self.replay_held = !self.req.held.is_empty();
+            let held = std::mem::take(&mut self.req.held);
+            if !held.is_empty() {
+                self.request_data(ts, &held, out);
+            }
         }
         if broken {
             self.resp.lose_sync(HttpAnomaly::Resync, &mut out.stats);
@@ -852,6 +857,14 @@ impl HttpConnection {
     }
 
     fn response_end(&mut self, ts: u64, out: &mut HttpOutput) {
+        if matches!(self.resp.state, SideState::Head) && !self.resp.buf.is_empty() {
+            let buf = std::mem::take(&mut self.resp.buf);
+            let mut anomalies = std::mem::take(&mut self.resp.pending);
+            anomalies.insert(HttpAnomaly::TruncatedHead);
+            if let Some(h) = head::parse_response(&buf, self.cfg.max_headers, &mut anomalies) {
+                self.response_head(ts, h, anomalies, out);
+            }
+        }
         if let SideState::Body(b) = &mut self.resp.state {
             let mut anomalies = AnomalySet::default();
             b.reader.end_of_stream(&mut anomalies);
@@ -862,11 +875,6 @@ impl HttpConnection {
         }
         if !matches!(self.resp.state, SideState::Tunnel) {
             self.resp.state = SideState::Closed;
-        }
-        if self.replay_held {
-            self.replay_held = false;
-            let held = std::mem::take(&mut self.req.held);
-            self.request_data(ts, &held, out);
         }
     }
 
@@ -971,8 +979,12 @@ fn content_length(h: &Head, anomalies: &mut AnomalySet) -> Option<Result<u64, ()
         for part in v.split(|&b| b == b',') {
             any = true;
             let t = trim(part);
+            // Servers keep lengths in a signed 64-bit offset: anything larger is invalid.
             let parsed = if !t.is_empty() && t.iter().all(u8::is_ascii_digit) {
-                std::str::from_utf8(t).ok().and_then(|s| s.parse::<u64>().ok())
+                std::str::from_utf8(t)
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .filter(|n| i64::try_from(*n).is_ok())
             } else {
                 None
             };

@@ -181,9 +181,9 @@ impl Content {
         let old = std::mem::replace(&mut self.decoder, Decoder::Stopped(empty_collector()));
         let c = match old {
             Decoder::Identity(c) | Decoder::Stopped(c) | Decoder::DeflatePending(c, _) => c,
-            Decoder::Gzip(d) => d.finish().unwrap_or_else(|_| empty_collector()),
-            Decoder::Zlib(d) => d.finish().unwrap_or_else(|_| empty_collector()),
-            Decoder::Raw(d) => d.finish().unwrap_or_else(|_| empty_collector()),
+            Decoder::Gzip(mut d) => std::mem::replace(d.get_mut(), empty_collector()),
+            Decoder::Zlib(mut d) => std::mem::replace(d.get_mut(), empty_collector()),
+            Decoder::Raw(mut d) => std::mem::replace(d.get_mut(), empty_collector()),
         };
         if c.limit_hit {
             anomalies.insert(HttpAnomaly::DecompressionLimit);
@@ -203,9 +203,18 @@ impl Content {
                 c.take(&head);
                 (c, head.is_empty())
             }
-            Decoder::Gzip(d) => finish_decoder(d.finish(), bytes),
-            Decoder::Zlib(d) => finish_decoder(d.finish(), bytes),
-            Decoder::Raw(d) => finish_decoder(d.finish(), bytes),
+            Decoder::Gzip(mut d) => {
+                let ok = d.try_finish().is_ok();
+                (std::mem::replace(d.get_mut(), empty_collector()), ok)
+            }
+            Decoder::Zlib(mut d) => {
+                let ok = d.try_finish().is_ok();
+                (std::mem::replace(d.get_mut(), empty_collector()), ok)
+            }
+            Decoder::Raw(mut d) => {
+                let ok = d.try_finish().is_ok();
+                (std::mem::replace(d.get_mut(), empty_collector()), ok)
+            }
         };
         if c.limit_hit {
             anomalies.insert(HttpAnomaly::DecompressionLimit);
@@ -216,18 +225,6 @@ impl Content {
             bytes,
             decoded_bytes: c.decoded,
             prefix: c.prefix,
-        }
-    }
-}
-
-fn finish_decoder(r: std::io::Result<Collector>, bytes: u64) -> (Collector, bool) {
-    match r {
-        Ok(c) => (c, true),
-        // A body cut short still counts what was on the wire when nothing decoded.
-        Err(_) => {
-            let mut c = empty_collector();
-            c.decoded = bytes;
-            (c, false)
         }
     }
 }

@@ -104,7 +104,11 @@ pub fn find_head_end(buf: &[u8], is_request: bool, from: usize) -> HeadEnd {
     while let Some(off) = memchr::memchr(b'\n', &buf[pos..]) {
         let i = pos + off;
         if is_request && !buf[..i].contains(&b'\n') && is_http09_line(&buf[..i]) {
-            return HeadEnd::Complete { len: i + 1, http09: true };
+            // A version-less request line is HTTP/0.9 — unless header lines follow it, as
+            // some clients send (then the head runs to the empty line as usual).
+            if !starts_header_line(&buf[i + 1..]) {
+                return HeadEnd::Complete { len: i + 1, http09: true };
+            }
         }
         let line_start = match buf[..i].iter().rposition(|&b| b == b'\n') {
             Some(p) => p + 1,
@@ -117,6 +121,12 @@ pub fn find_head_end(buf: &[u8], is_request: bool, from: usize) -> HeadEnd {
         pos = i + 1;
     }
     HeadEnd::Incomplete { resume: buf.len() }
+}
+
+/// Whether bytes start with `token:` (a header line).
+fn starts_header_line(rest: &[u8]) -> bool {
+    let name = rest.iter().take_while(|&&b| is_tchar(b)).count();
+    name > 0 && rest.get(name) == Some(&b':')
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {
@@ -412,7 +422,9 @@ fn lenient(
             anomalies.insert(HttpAnomaly::ObsFold);
             if let Some((_, v)) = headers.last_mut() {
                 if v.end as usize == raw.len() {
-                    raw.push(b' ');
+                    if v.end > v.start {
+                        raw.push(b' ');
+                    }
                     raw.extend_from_slice(trim_ascii(line));
                     v.end = raw.len() as u32;
                 }
@@ -474,7 +486,7 @@ mod tests {
         assert_eq!(h.target(), b"/a?b=1");
         assert_eq!(h.version, (1, 1));
         assert_eq!(h.value("host"), Some(&b"x.test:8080"[..]));
-        assert_eq!(h.wire_len, 58);
+        assert_eq!(h.wire_len, 57);
         assert!(a.is_empty());
     }
 
@@ -509,6 +521,15 @@ mod tests {
         let (h, a) = req(b"GET /zeek.html\r\n");
         assert_eq!(h.version, (0, 9));
         assert_eq!(h.target(), b"/zeek.html");
+        assert!(a.contains(HttpAnomaly::Http09));
+    }
+
+    #[test]
+    fn versionless_request_line_with_headers_keeps_them() {
+        let (h, a) = req(b"GET /HTTP/1.1\r\nHost: www.example.test\r\n\r\n");
+        assert_eq!(h.version, (0, 9));
+        assert_eq!(h.target(), b"/HTTP/1.1");
+        assert_eq!(h.value("host"), Some(&b"www.example.test"[..]));
         assert!(a.contains(HttpAnomaly::Http09));
     }
 

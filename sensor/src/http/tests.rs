@@ -287,17 +287,28 @@ mod prop {
             let expected = run(&[(ToServer, REQS), (ToClient, RESPS)]);
             prop_assert_eq!(expected.len(), 3);
             let (reqs, resps) = (cut(REQS, &req_cuts), cut(RESPS, &resp_cuts));
+            // A response may not be seen before its request is complete: a chunk reaching
+            // into response k (which starts at resp_starts[k]) needs the request stream fed
+            // up to req_ends[k].
+            let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle).unwrap();
+            let resp_starts = [0, find(RESPS, b"HTTP/1.1 200 OK\r\nTransfer"), find(RESPS, b"HTTP/1.1 100")];
+            let req_ends = [find(REQS, b"GET /api/orders/7"), find(REQS, b"PUT /api/cart"), REQS.len()];
             let mut c = conn();
             let mut out = HttpOutput::default();
-            let (mut i, mut j) = (0, 0);
-            let mut k = 0;
+            let (mut i, mut j, mut k) = (0, 0, 0);
+            let (mut req_fed, mut resp_fed) = (0usize, 0usize);
             while i < reqs.len() || j < resps.len() {
-                let take_req = j >= resps.len() || (i < reqs.len() && *order.get(k).unwrap_or(&true));
-                if take_req {
+                let last = resp_fed + resps.get(j).map_or(1, Vec::len) - 1;
+                let msg = resp_starts.iter().rposition(|s| *s <= last).unwrap_or(0);
+                let resp_allowed = j < resps.len() && req_fed >= req_ends[msg];
+                let want_resp = !*order.get(k).unwrap_or(&true);
+                if i < reqs.len() && (!want_resp || !resp_allowed) {
                     c.on_data(ToServer, 0, &reqs[i], &mut out);
+                    req_fed += reqs[i].len();
                     i += 1;
                 } else {
                     c.on_data(ToClient, 0, &resps[j], &mut out);
+                    resp_fed += resps[j].len();
                     j += 1;
                 }
                 k += 1;
