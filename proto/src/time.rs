@@ -25,7 +25,9 @@ pub mod as_rfc3339 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TimestampNs, D::Error> {
         let text = String::deserialize(d)?;
         let t = humantime::parse_rfc3339(&text).map_err(serde::de::Error::custom)?;
-        let since = t.duration_since(UNIX_EPOCH).map_err(serde::de::Error::custom)?;
+        let since = t
+            .duration_since(UNIX_EPOCH)
+            .map_err(serde::de::Error::custom)?;
         u64::try_from(since.as_nanos()).map_err(serde::de::Error::custom)
     }
 }

@@ -89,16 +89,26 @@ pub struct SensorConfig {
 
 impl SensorConfig {
     pub fn load(path: &Path) -> Result<SensorConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
     /// Checks values no stage could work with.
     pub fn validate(&self) -> Result<()> {
-        anyhow::ensure!(self.pipeline.channel_capacity > 0, "pipeline.channel_capacity must be > 0");
+        anyhow::ensure!(
+            self.pipeline.channel_capacity > 0,
+            "pipeline.channel_capacity must be > 0"
+        );
         anyhow::ensure!(self.http.max_headers > 0, "http.max_headers must be > 0");
-        anyhow::ensure!(self.http.max_header_bytes >= 64, "http.max_header_bytes must be >= 64");
-        anyhow::ensure!(self.http.max_pending_requests > 0, "http.max_pending_requests must be > 0");
+        anyhow::ensure!(
+            self.http.max_header_bytes >= 64,
+            "http.max_header_bytes must be >= 64"
+        );
+        anyhow::ensure!(
+            self.http.max_pending_requests > 0,
+            "http.max_pending_requests must be > 0"
+        );
         Ok(())
     }
 }
@@ -121,7 +131,9 @@ mod tests {
     #[test]
     fn unknown_fields_are_rejected() {
         assert!(toml::from_str::<SensorConfig>("[http]\nmax_headerz = 3\n").is_err());
-        let c: SensorConfig = toml::from_str("[http]\nmax_headers = 3\n[pipeline]\nfull_policy = \"block\"\n").unwrap();
+        let c: SensorConfig =
+            toml::from_str("[http]\nmax_headers = 3\n[pipeline]\nfull_policy = \"block\"\n")
+                .unwrap();
         assert_eq!(c.http.max_headers, 3);
         assert_eq!(c.pipeline.full_policy, Some(FullPolicy::Block));
     }

@@ -60,7 +60,14 @@ impl StreamSink for HttpFlow {
         }
     }
 
-    fn on_data(&mut self, ctx: &mut EngineCtx, info: &FlowInfo, dir: Direction, ts: u64, data: &[u8]) {
+    fn on_data(
+        &mut self,
+        ctx: &mut EngineCtx,
+        info: &FlowInfo,
+        dir: Direction,
+        ts: u64,
+        data: &[u8],
+    ) {
         self.conn.on_data(dir, ts, data, &mut ctx.http);
         self.emit(ctx, info);
     }
@@ -70,7 +77,14 @@ impl StreamSink for HttpFlow {
         self.emit(ctx, info);
     }
 
-    fn on_anomaly(&mut self, ctx: &mut EngineCtx, _info: &FlowInfo, _dir: Direction, _ts: u64, anomaly: StreamAnomaly) {
+    fn on_anomaly(
+        &mut self,
+        ctx: &mut EngineCtx,
+        _info: &FlowInfo,
+        _dir: Direction,
+        _ts: u64,
+        anomaly: StreamAnomaly,
+    ) {
         *ctx.anomalies.entry(anomaly.as_str()).or_default() += 1;
         if !self.stream_anomalies.contains(&anomaly.as_str()) {
             self.stream_anomalies.push(anomaly.as_str());

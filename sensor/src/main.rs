@@ -99,7 +99,12 @@ struct CaptureArgs {
     #[arg(short = 's', long, default_value_t = 262_144, value_name = "N")]
     snaplen: i32,
     /// Kernel capture buffer, MiB.
-    #[arg(short = 'B', long = "buffer-mb", default_value_t = 64, value_name = "N")]
+    #[arg(
+        short = 'B',
+        long = "buffer-mb",
+        default_value_t = 64,
+        value_name = "N"
+    )]
     buffer_mb: i32,
     /// Do not put the interface in promiscuous mode.
     #[arg(short = 'p', long)]
@@ -114,7 +119,8 @@ struct CaptureArgs {
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("APITAP_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("APITAP_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -134,7 +140,15 @@ fn run(cli: Cli) -> Result<()> {
             let mut files = a.read.clone();
             files.extend(a.files.iter().cloned());
             let src = source::open_files(&files)?;
-            execute(src, &a.common, FullPolicy::Block, a.realtime, !a.no_progress, None, stop)
+            execute(
+                src,
+                &a.common,
+                FullPolicy::Block,
+                a.realtime,
+                !a.no_progress,
+                None,
+                stop,
+            )
         }
         Command::Capture(a) => {
             let src = LiveSource::open(&LiveOptions {
@@ -147,7 +161,15 @@ fn run(cli: Cli) -> Result<()> {
             })?;
             tracing::info!(interface = %a.interface, "capturing");
             let dur = a.duration.map(Duration::from_secs);
-            execute(Box::new(src), &a.common, FullPolicy::Drop, false, false, dur, stop)
+            execute(
+                Box::new(src),
+                &a.common,
+                FullPolicy::Drop,
+                false,
+                false,
+                dur,
+                stop,
+            )
         }
     }
 }
@@ -201,7 +223,10 @@ fn execute(
     let engine = Engine::new(&cfg, builder);
     let opts = RunOptions {
         records,
-        full_policy: c.on_full.or(cfg.pipeline.full_policy).unwrap_or(default_policy),
+        full_policy: c
+            .on_full
+            .or(cfg.pipeline.full_policy)
+            .unwrap_or(default_policy),
         channel_capacity: cfg.pipeline.channel_capacity,
         realtime,
         progress,
@@ -213,7 +238,8 @@ fn execute(
     };
     let summary = pipeline::run(src, engine, opts)?;
     if let Some(p) = &c.summary_json {
-        std::fs::write(p, serde_json::to_vec_pretty(&summary)?).with_context(|| format!("writing {}", p.display()))?;
+        std::fs::write(p, serde_json::to_vec_pretty(&summary)?)
+            .with_context(|| format!("writing {}", p.display()))?;
     }
     if !c.quiet {
         eprint!("{}", summary.render_text());

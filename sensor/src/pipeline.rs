@@ -56,7 +56,8 @@ fn spawn_writer(sink: &RecordSink, capacity: usize) -> Result<Option<Writer>> {
         RecordSink::Stdout => Box::new(std::io::stdout()),
         RecordSink::File(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
             Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
         }
@@ -84,7 +85,11 @@ fn spawn_writer(sink: &RecordSink, capacity: usize) -> Result<Option<Writer>> {
 }
 
 /// Runs a source to its end (or until `stop`), returning the summary.
-pub fn run(mut source: Box<dyn PacketSource>, mut engine: Engine, opts: RunOptions) -> Result<Summary> {
+pub fn run(
+    mut source: Box<dyn PacketSource>,
+    mut engine: Engine,
+    opts: RunOptions,
+) -> Result<Summary> {
     let started = Instant::now();
     let writer = spawn_writer(&opts.records, opts.channel_capacity)?;
     let mut records = RecordCounters::default();
@@ -98,7 +103,9 @@ pub fn run(mut source: Box<dyn PacketSource>, mut engine: Engine, opts: RunOptio
             tracing::info!("stop requested");
             break;
         }
-        if opts.max_packets.is_some_and(|m| engine.counters.packets >= m)
+        if opts
+            .max_packets
+            .is_some_and(|m| engine.counters.packets >= m)
             || opts.max_duration.is_some_and(|d| started.elapsed() >= d)
         {
             break;
@@ -129,7 +136,7 @@ pub fn run(mut source: Box<dyn PacketSource>, mut engine: Engine, opts: RunOptio
         }
         deliver(&mut engine, writer.as_ref(), opts.full_policy, &mut records);
         n += 1;
-        if n % 8192 == 0 || opts.metrics_path.is_some() && n % 64 == 0 {
+        if n.is_multiple_of(8192) || (opts.metrics_path.is_some() && n.is_multiple_of(64)) {
             if let (Some(pb), Some((done, _))) = (&progress, source.progress()) {
                 pb.set_position(done);
             }
@@ -160,7 +167,12 @@ pub fn run(mut source: Box<dyn PacketSource>, mut engine: Engine, opts: RunOptio
     Ok(summary)
 }
 
-fn deliver(engine: &mut Engine, writer: Option<&Writer>, policy: FullPolicy, c: &mut RecordCounters) {
+fn deliver(
+    engine: &mut Engine,
+    writer: Option<&Writer>,
+    policy: FullPolicy,
+    c: &mut RecordCounters,
+) {
     if engine.ctx.records.is_empty() {
         return;
     }
@@ -185,7 +197,12 @@ fn deliver(engine: &mut Engine, writer: Option<&Writer>, policy: FullPolicy, c: 
     }
 }
 
-fn summarize(engine: &Engine, source: &mut dyn PacketSource, records: &RecordCounters, started: Instant) -> Summary {
+fn summarize(
+    engine: &Engine,
+    source: &mut dyn PacketSource,
+    records: &RecordCounters,
+    started: Instant,
+) -> Summary {
     let to = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
     Summary {
         packets: to(serde_json::to_value(&engine.counters)),
@@ -205,10 +222,18 @@ fn summarize(engine: &Engine, source: &mut dyn PacketSource, records: &RecordCou
         ),
         flow: named_arrays(
             to(serde_json::to_value(engine.flows().stats())),
-            &[("flows_closed_by_reason", &CloseReason::ALL.map(CloseReason::as_str))],
+            &[(
+                "flows_closed_by_reason",
+                &CloseReason::ALL.map(CloseReason::as_str),
+            )],
         ),
         http: to(serde_json::to_value(engine.http_stats())),
-        anomalies: engine.ctx.anomalies.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        anomalies: engine
+            .ctx
+            .anomalies
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
         records: records.clone(),
         elapsed_secs: started.elapsed().as_secs_f64(),
     }
@@ -245,9 +270,11 @@ fn progress_bar(enabled: bool, source: &dyn PacketSource) -> Option<indicatif::P
     let (_, total) = source.progress()?;
     let pb = indicatif::ProgressBar::new(total);
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} replay [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} replay [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     Some(pb)
 }

@@ -41,7 +41,9 @@ pub fn target_text(b: &[u8]) -> String {
 fn mime(value: Option<&[u8]>) -> Option<String> {
     let v = value?;
     let end = v.iter().position(|&b| b == b';').unwrap_or(v.len());
-    let t = String::from_utf8_lossy(&v[..end]).trim().to_ascii_lowercase();
+    let t = String::from_utf8_lossy(&v[..end])
+        .trim()
+        .to_ascii_lowercase();
     (!t.is_empty()).then_some(t)
 }
 
@@ -51,12 +53,16 @@ pub fn split_host(host: &str) -> (String, Option<u16>) {
     let host = host.trim();
     if let Some(rest) = host.strip_prefix('[') {
         if let Some(end) = rest.find(']') {
-            let port = rest[end + 1..].strip_prefix(':').and_then(|p| p.parse().ok());
+            let port = rest[end + 1..]
+                .strip_prefix(':')
+                .and_then(|p| p.parse().ok());
             return (rest[..end].to_string(), port);
         }
     }
     match host.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+        Some((h, p))
+            if !h.contains(':') && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) =>
+        {
             (h.to_string(), p.parse().ok())
         }
         _ => (host.to_string(), None),
@@ -64,7 +70,12 @@ pub fn split_host(host: &str) -> (String, Option<u16>) {
 }
 
 impl RecordBuilder {
-    pub fn build(&self, flow: &FlowInfo, ex: &Exchange, extra_anomalies: &[&'static str]) -> proto::RequestRecord {
+    pub fn build(
+        &self,
+        flow: &FlowInfo,
+        ex: &Exchange,
+        extra_anomalies: &[&'static str],
+    ) -> proto::RequestRecord {
         let req = ex.request.as_ref();
         let resp = ex.response.as_ref();
         let start = req
@@ -84,7 +95,11 @@ impl RecordBuilder {
             .map(|h| h.version_string())
             .unwrap_or_default();
         let identity = head.and_then(|h| self.redactor.identity(h.headers()));
-        let mut anomalies: Vec<String> = ex.anomalies.iter().map(|a| a.as_str().to_string()).collect();
+        let mut anomalies: Vec<String> = ex
+            .anomalies
+            .iter()
+            .map(|a| a.as_str().to_string())
+            .collect();
         anomalies.extend(extra_anomalies.iter().map(|s| s.to_string()));
         let written = |body: &[u8]| {
             self.options.write_bodies.then(|| {
@@ -130,13 +145,17 @@ impl RecordBuilder {
                 response: resp.map(|r| proto::HttpResponse {
                     status_code: r.head.status(),
                     bytes: r.wire_bytes,
-                    body: proto::Body { bytes: r.body.bytes },
+                    body: proto::Body {
+                        bytes: r.body.bytes,
+                    },
                     mime_type: mime(r.head.value("content-type")),
                 }),
             },
             user_agent: head
                 .and_then(|h| h.value("user-agent"))
-                .map(|ua| proto::UserAgent { original: lossy(ua) }),
+                .map(|ua| proto::UserAgent {
+                    original: lossy(ua),
+                }),
             user: identity.as_ref().map(|i| proto::User { id: i.id.clone() }),
             apitap: proto::Apitap {
                 trans_depth: ex.trans_depth,
@@ -176,7 +195,12 @@ impl RecordBuilder {
 
     fn headers(&self, h: &Head) -> Vec<(String, String)> {
         h.headers()
-            .map(|(n, v)| (lossy(n).to_ascii_lowercase(), self.redactor.header_value(n, v)))
+            .map(|(n, v)| {
+                (
+                    lossy(n).to_ascii_lowercase(),
+                    self.redactor.header_value(n, v),
+                )
+            })
             .collect()
     }
 
@@ -184,7 +208,9 @@ impl RecordBuilder {
         let original = self.redactor.url(target);
         // absolute-form: scheme://authority/path?query
         let (authority, rest) = match original.split_once("://") {
-            Some((scheme, after)) if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Some((scheme, after))
+                if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic()) =>
+            {
                 let slash = after.find(['/', '?']).unwrap_or(after.len());
                 (Some(after[..slash].to_string()), after[slash..].to_string())
             }
@@ -225,7 +251,10 @@ mod tests {
     fn host_splitting() {
         assert_eq!(split_host("api.test:8080"), ("api.test".into(), Some(8080)));
         assert_eq!(split_host("api.test"), ("api.test".into(), None));
-        assert_eq!(split_host("[2001:db8::1]:443"), ("2001:db8::1".into(), Some(443)));
+        assert_eq!(
+            split_host("[2001:db8::1]:443"),
+            ("2001:db8::1".into(), Some(443))
+        );
         assert_eq!(split_host("2001:db8::1"), ("2001:db8::1".into(), None));
     }
 
@@ -236,7 +265,10 @@ mod tests {
 
     #[test]
     fn mime_is_bare_type() {
-        assert_eq!(mime(Some(b"Application/JSON; charset=utf-8")), Some("application/json".into()));
+        assert_eq!(
+            mime(Some(b"Application/JSON; charset=utf-8")),
+            Some("application/json".into())
+        );
         assert_eq!(mime(Some(b" ")), None);
     }
 }

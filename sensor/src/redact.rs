@@ -121,7 +121,9 @@ impl Redactor {
     }
 
     pub fn is_secret_header(name: &[u8]) -> bool {
-        SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s.as_bytes()))
+        SECRET_HEADERS
+            .iter()
+            .any(|s| name.eq_ignore_ascii_case(s.as_bytes()))
     }
 
     /// A header value as it may be written.
@@ -134,16 +136,22 @@ impl Redactor {
     }
 
     /// Who is calling, strongest evidence first: Authorization, API-key headers, session cookie.
-    pub fn identity<'a>(&self, headers: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Option<CallerIdentity> {
+    pub fn identity<'a>(
+        &self,
+        headers: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    ) -> Option<CallerIdentity> {
         for (name, value) in headers.clone() {
             if name.eq_ignore_ascii_case(b"authorization") {
-                if let Some(id) = self.from_authorization(value) {
+                if let Some(id) = self.identity_from_authorization(value) {
                     return Some(id);
                 }
             }
         }
         for (name, value) in headers.clone() {
-            if let Some(h) = API_KEY_HEADERS.iter().find(|h| name.eq_ignore_ascii_case(h.as_bytes())) {
+            if let Some(h) = API_KEY_HEADERS
+                .iter()
+                .find(|h| name.eq_ignore_ascii_case(h.as_bytes()))
+            {
                 return Some(CallerIdentity {
                     kind: "api_key",
                     id: self.protect(trim(value)),
@@ -157,9 +165,14 @@ impl Redactor {
             }
             for pair in value.split(|&b| b == b';') {
                 let pair = trim(pair);
-                let Some(eq) = pair.iter().position(|&b| b == b'=') else { continue };
+                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                    continue;
+                };
                 let (cname, cval) = (trim(&pair[..eq]), trim(&pair[eq + 1..]));
-                if let Some(c) = SESSION_COOKIES.iter().find(|c| cname.eq_ignore_ascii_case(c.as_bytes())) {
+                if let Some(c) = SESSION_COOKIES
+                    .iter()
+                    .find(|c| cname.eq_ignore_ascii_case(c.as_bytes()))
+                {
                     return Some(CallerIdentity {
                         kind: "session_cookie",
                         id: self.protect(cval),
@@ -171,28 +184,46 @@ impl Redactor {
         None
     }
 
-    fn from_authorization(&self, value: &[u8]) -> Option<CallerIdentity> {
+    fn identity_from_authorization(&self, value: &[u8]) -> Option<CallerIdentity> {
         let value = trim(value);
         let sp = value.iter().position(|&b| b == b' ')?;
         let (scheme, cred) = (&value[..sp], trim(&value[sp..]));
         let source = "authorization".to_string();
         if scheme.eq_ignore_ascii_case(b"basic") {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(cred).ok()?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(cred)
+                .ok()?;
             let user = match decoded.iter().position(|&b| b == b':') {
                 Some(p) => &decoded[..p],
                 None => &decoded[..],
             };
-            return Some(CallerIdentity { kind: "basic", id: self.protect(user), source });
+            return Some(CallerIdentity {
+                kind: "basic",
+                id: self.protect(user),
+                source,
+            });
         }
         if scheme.eq_ignore_ascii_case(b"bearer") {
             if let Some(claim) = jwt_subject(cred) {
-                return Some(CallerIdentity { kind: "jwt", id: self.protect(claim.as_bytes()), source });
+                return Some(CallerIdentity {
+                    kind: "jwt",
+                    id: self.protect(claim.as_bytes()),
+                    source,
+                });
             }
-            return Some(CallerIdentity { kind: "bearer", id: self.protect(cred), source });
+            return Some(CallerIdentity {
+                kind: "bearer",
+                id: self.protect(cred),
+                source,
+            });
         }
         if scheme.eq_ignore_ascii_case(b"digest") {
             let user = digest_username(cred)?;
-            return Some(CallerIdentity { kind: "digest", id: self.protect(user), source });
+            return Some(CallerIdentity {
+                kind: "digest",
+                id: self.protect(user),
+                source,
+            });
         }
         None
     }
@@ -257,7 +288,9 @@ impl Redactor {
                 i += 1;
                 continue;
             }
-            let Some(end) = text[i + 1..].find('"').map(|e| i + 1 + e) else { break };
+            let Some(end) = text[i + 1..].find('"').map(|e| i + 1 + e) else {
+                break;
+            };
             let key = &b[i + 1..end];
             let mut j = end + 1;
             while j < b.len() && b[j].is_ascii_whitespace() {
@@ -290,12 +323,20 @@ impl Redactor {
 }
 
 fn is_secret_param(name: &[u8]) -> bool {
-    SECRET_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p.as_bytes()))
+    SECRET_PARAMS
+        .iter()
+        .any(|p| name.eq_ignore_ascii_case(p.as_bytes()))
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |e| e + 1);
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |e| e + 1);
     &b[s..e.max(s)]
 }
 
@@ -310,19 +351,26 @@ fn jwt_subject(token: &[u8]) -> Option<String> {
         .decode(p.strip_suffix(b"=").unwrap_or(p))
         .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&payload).ok()?;
-    ["sub", "client_id", "azp"].iter().find_map(|k| match v.get(k)? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
+    ["sub", "client_id", "azp"]
+        .iter()
+        .find_map(|k| match v.get(k)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
 }
 
 fn digest_username(cred: &[u8]) -> Option<&[u8]> {
     let text = cred;
-    let pos = text.windows(9).position(|w| w.eq_ignore_ascii_case(b"username="))?;
+    let pos = text
+        .windows(9)
+        .position(|w| w.eq_ignore_ascii_case(b"username="))?;
     let rest = &text[pos + 9..];
     let rest = rest.strip_prefix(b"\"").unwrap_or(rest);
-    let end = rest.iter().position(|&b| b == b'"' || b == b',').unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .position(|&b| b == b'"' || b == b',')
+        .unwrap_or(rest.len());
     Some(&rest[..end])
 }
 
@@ -340,7 +388,11 @@ pub fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; 32]> {
             } else {
                 bytes.clone()
             };
-            anyhow::ensure!(raw.len() >= 16, "key file {} holds fewer than 16 bytes", path.display());
+            anyhow::ensure!(
+                raw.len() >= 16,
+                "key file {} holds fewer than 16 bytes",
+                path.display()
+            );
             Ok(*blake3::hash(&raw).as_bytes())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -350,10 +402,12 @@ pub fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; 32]> {
                 .and_then(|mut f| f.read_exact(&mut key))
                 .context("reading /dev/urandom for a new identity key")?;
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
             let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-            write_private(path, hex.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            write_private(path, hex.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             tracing::info!(path = %path.display(), "created a new per-deployment identity key");
             Ok(*blake3::hash(&key).as_bytes())
         }
@@ -402,7 +456,10 @@ mod tests {
     #[test]
     fn api_key_and_session_cookie() {
         let h: Vec<(&[u8], &[u8])> = vec![(b"X-Api-Key", b" abc123 ")];
-        assert_eq!(r().identity(h.iter().copied()).unwrap().id, r().protect(b"abc123"));
+        assert_eq!(
+            r().identity(h.iter().copied()).unwrap().id,
+            r().protect(b"abc123")
+        );
         let h: Vec<(&[u8], &[u8])> = vec![(b"Cookie", b"theme=dark; JSESSIONID=XYZ")];
         let id = r().identity(h.iter().copied()).unwrap();
         assert_eq!((id.kind, id.id), ("session_cookie", r().protect(b"XYZ")));
@@ -427,6 +484,9 @@ mod tests {
         let a = Redactor::new(RedactMode::Hash, [1u8; 32]).protect(b"x");
         let b = Redactor::new(RedactMode::Hash, [2u8; 32]).protect(b"x");
         assert_ne!(a, b);
-        assert_eq!(Redactor::new(RedactMode::None, [1u8; 32]).protect(b"x"), "x");
+        assert_eq!(
+            Redactor::new(RedactMode::None, [1u8; 32]).protect(b"x"),
+            "x"
+        );
     }
 }

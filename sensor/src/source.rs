@@ -96,7 +96,9 @@ impl PacketSource for FileSource {
                 }))
             }
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", self.path.display()))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("reading {}", self.path.display())))
+            }
         }
     }
     fn progress(&self) -> Option<(u64, u64)> {
@@ -208,9 +210,15 @@ impl LiveSource {
             .timeout(o.read_timeout_ms)
             .precision(Precision::Nano)
             .open()
-            .with_context(|| format!("opening {} for capture (are you root / CAP_NET_RAW?)", o.interface))?;
+            .with_context(|| {
+                format!(
+                    "opening {} for capture (are you root / CAP_NET_RAW?)",
+                    o.interface
+                )
+            })?;
         if let Some(f) = &o.bpf {
-            cap.filter(f, true).with_context(|| format!("compiling BPF filter {f:?}"))?;
+            cap.filter(f, true)
+                .with_context(|| format!("compiling BPF filter {f:?}"))?;
         }
         let linktype = cap.get_datalink().0;
         Ok(LiveSource { cap, linktype })

@@ -37,7 +37,7 @@ fn fmt_num(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -50,7 +50,11 @@ fn pairs(prefix: &str, v: &Value, out: &mut Vec<(String, u64)>, keep_zero: bool)
     match v {
         Value::Object(m) => {
             for (k, v) in m {
-                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 pairs(&name, v, out, keep_zero);
             }
         }
@@ -80,7 +84,10 @@ impl Summary {
             let body = if p.is_empty() {
                 "-".to_string()
             } else {
-                p.iter().map(|(k, n)| format!("{k}={}", fmt_num(*n))).collect::<Vec<_>>().join("  ")
+                p.iter()
+                    .map(|(k, n)| format!("{k}={}", fmt_num(*n)))
+                    .collect::<Vec<_>>()
+                    .join("  ")
             };
             let _ = writeln!(s, "  {title:<10} {body}");
         };
@@ -115,7 +122,13 @@ impl Summary {
         for (k, n) in p {
             let name: String = format!("apitap_{k}")
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             let _ = writeln!(s, "# TYPE {name} gauge\n{name} {n}");
         }
@@ -136,7 +149,12 @@ mod tests {
             flow: serde_json::json!({"gaps": 1}),
             http: serde_json::json!({"requests": 3}),
             anomalies: [("http_bare_lf".to_string(), 4)].into(),
-            records: RecordCounters { built: 3, written: 2, dropped_channel_full: 1, dropped_write_error: 0 },
+            records: RecordCounters {
+                built: 3,
+                written: 2,
+                dropped_channel_full: 1,
+                dropped_write_error: 0,
+            },
             elapsed_secs: 0.5,
         };
         let t = s.render_text();

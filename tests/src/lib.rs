@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 pub const TEST_KEY: [u8; 32] = *b"apitap-test-key-not-for-prod-use";
 
 /// Replays capture files through decode → reassembly → HTTP → records.
-pub fn replay(paths: &[PathBuf], cfg: &SensorConfig, mode: RedactMode) -> anyhow::Result<Vec<RequestRecord>> {
+pub fn replay(
+    paths: &[PathBuf],
+    cfg: &SensorConfig,
+    mode: RedactMode,
+) -> anyhow::Result<Vec<RequestRecord>> {
     let builder = RecordBuilder {
         redactor: Redactor::new(mode, TEST_KEY),
         options: RecordOptions::default(),
@@ -36,7 +40,10 @@ pub fn replay(paths: &[PathBuf], cfg: &SensorConfig, mode: RedactMode) -> anyhow
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The shared corpus directory: `$APITAP_CORPUS`, else `<workspace>/../shared/corpus`.

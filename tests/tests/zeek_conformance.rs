@@ -19,7 +19,14 @@ use std::fmt::Write as _;
 /// The agreement reached with every remaining difference reviewed (173 of 197).
 const MIN_AGREEMENT: f64 = 87.8;
 
-const FIELDS: [&str; 6] = ["method", "host", "uri", "status_code", "request_body_len", "response_body_len"];
+const FIELDS: [&str; 6] = [
+    "method",
+    "host",
+    "uri",
+    "status_code",
+    "request_body_len",
+    "response_body_len",
+];
 
 /// Zeek's percent-decoding of a URI: `%XX` becomes the byte; a bad escape stays as is.
 fn percent_decode(s: &str) -> Vec<u8> {
@@ -28,7 +35,9 @@ fn percent_decode(s: &str) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             if let Some(v) = hex {
                 out.push(v);
                 i += 3;
@@ -65,7 +74,14 @@ fn zeek_escape(bytes: &[u8]) -> String {
 fn as_zeek(r: &RequestRecord) -> BTreeMap<&'static str, Value> {
     let mut m = BTreeMap::new();
     let method = &r.http.request.method;
-    m.insert("method", if method.is_empty() { Value::Null } else { Value::from(method.clone()) });
+    m.insert(
+        "method",
+        if method.is_empty() {
+            Value::Null
+        } else {
+            Value::from(method.clone())
+        },
+    );
     let host = r.url.domain.as_ref().map(|d| match r.url.port {
         Some(p) => format!("{d}:{p}"),
         None => d.clone(),
@@ -79,11 +95,25 @@ fn as_zeek(r: &RequestRecord) -> BTreeMap<&'static str, Value> {
             Value::from(zeek_escape(&percent_decode(&r.url.original)))
         },
     );
-    m.insert("status_code", r.http.response.as_ref().map_or(Value::Null, |s| Value::from(s.status_code)));
-    m.insert("request_body_len", Value::from(r.apitap.request.decoded_body_bytes));
+    m.insert(
+        "status_code",
+        r.http
+            .response
+            .as_ref()
+            .map_or(Value::Null, |s| Value::from(s.status_code)),
+    );
+    m.insert(
+        "request_body_len",
+        Value::from(r.apitap.request.decoded_body_bytes),
+    );
     m.insert(
         "response_body_len",
-        Value::from(r.apitap.response.as_ref().map_or(0, |s| s.decoded_body_bytes)),
+        Value::from(
+            r.apitap
+                .response
+                .as_ref()
+                .map_or(0, |s| s.decoded_body_bytes),
+        ),
     );
     m
 }
@@ -100,7 +130,11 @@ fn same(field: &str, expected: &Value, got: &Value) -> bool {
 #[test]
 fn zeek_http_corpus() {
     let dir = corpus_dir().join("zeek-http");
-    assert!(dir.join("MANIFEST.tsv").exists(), "corpus not found at {}", dir.display());
+    assert!(
+        dir.join("MANIFEST.tsv").exists(),
+        "corpus not found at {}",
+        dir.display()
+    );
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
     let cfg = SensorConfig::default();
     let (mut total, mut agree) = (0usize, 0usize);
@@ -122,7 +156,10 @@ fn zeek_http_corpus() {
         let Ok(expected_text) = std::fs::read_to_string(&expected_path) else {
             continue;
         };
-        let expected: Vec<Value> = expected_text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let expected: Vec<Value> = expected_text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
         // Columns this baseline really has (some are zeek-cut subsets).
         let present: BTreeSet<&str> = FIELDS
             .iter()
@@ -130,22 +167,29 @@ fn zeek_http_corpus() {
             .chain(["id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p"])
             .filter(|f| expected.iter().any(|e| !e[*f].is_null()))
             .collect();
-        let ours: Vec<(BTreeMap<&str, Value>, &RequestRecord)> = records.iter().map(|r| (as_zeek(r), r)).collect();
+        let ours: Vec<(BTreeMap<&str, Value>, &RequestRecord)> =
+            records.iter().map(|r| (as_zeek(r), r)).collect();
         let has_depth = expected.iter().any(|e| !e["trans_depth"].is_null());
         let mut used = vec![false; ours.len()];
         for e in &expected {
             total += 1;
             let depth = e["trans_depth"].as_u64().unwrap_or(0);
             let matches_conn = |z: &BTreeMap<&str, Value>, r: &RequestRecord| {
-                (!present.contains("id.orig_h") || e["id.orig_h"].as_str() == Some(r.source.ip.as_str()))
-                    && (!present.contains("id.orig_p") || e["id.orig_p"].as_u64() == Some(u64::from(r.source.port)))
-                    && (!present.contains("id.resp_h") || e["id.resp_h"].as_str() == Some(r.destination.ip.as_str()))
-                    && (!present.contains("id.resp_p") || e["id.resp_p"].as_u64() == Some(u64::from(r.destination.port)))
+                (!present.contains("id.orig_h")
+                    || e["id.orig_h"].as_str() == Some(r.source.ip.as_str()))
+                    && (!present.contains("id.orig_p")
+                        || e["id.orig_p"].as_u64() == Some(u64::from(r.source.port)))
+                    && (!present.contains("id.resp_h")
+                        || e["id.resp_h"].as_str() == Some(r.destination.ip.as_str()))
+                    && (!present.contains("id.resp_p")
+                        || e["id.resp_p"].as_u64() == Some(u64::from(r.destination.port)))
                     && if has_depth {
                         u64::from(r.apitap.trans_depth) == depth
                     } else {
                         // Subset baselines without trans_depth: pair by what they do have.
-                        ["method", "uri"].iter().all(|f| e[*f].is_null() || e[*f] == z[f])
+                        ["method", "uri"]
+                            .iter()
+                            .all(|f| e[*f].is_null() || e[*f] == z[f])
                     }
             };
             let key = format!(
@@ -154,9 +198,16 @@ fn zeek_http_corpus() {
                 e["id.orig_p"].as_u64().unwrap_or(0),
                 e["id.resp_h"].as_str().unwrap_or("?"),
                 e["id.resp_p"].as_u64().unwrap_or(0),
-                if has_depth { depth.to_string() } else { format!("{}", e["uri"].as_str().unwrap_or("-")) }
+                if has_depth {
+                    depth.to_string()
+                } else {
+                    format!("{}", e["uri"].as_str().unwrap_or("-"))
+                }
             );
-            let found = ours.iter().enumerate().position(|(i, (z, r))| !used[i] && matches_conn(z, r));
+            let found = ours
+                .iter()
+                .enumerate()
+                .position(|(i, (z, r))| !used[i] && matches_conn(z, r));
             let Some(i) = found else {
                 differences.insert(format!("{key}\tmissing"));
                 let _ = writeln!(report, "- `{key}` missing: expected {}", compact(e));
@@ -173,19 +224,30 @@ fn zeek_http_corpus() {
             if bad.is_empty() {
                 agree += 1;
             } else {
-                differences.insert(format!("{key}\t{}", bad.iter().map(|b| b.split(':').next().unwrap_or("")).collect::<Vec<_>>().join(",")));
+                differences.insert(format!(
+                    "{key}\t{}",
+                    bad.iter()
+                        .map(|b| b.split(':').next().unwrap_or(""))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ));
                 let _ = writeln!(report, "- `{key}` {}", bad.join("; "));
             }
         }
     }
     let pct = 100.0 * agree as f64 / total.max(1) as f64;
-    let head = format!("Zeek HTTP corpus: {agree} of {total} transactions agree on every field ({pct:.1} %)\n\n");
+    let head = format!(
+        "Zeek HTTP corpus: {agree} of {total} transactions agree on every field ({pct:.1} %)\n\n"
+    );
     let full = format!("{head}{report}");
     let target = workspace_root().join("target");
     let _ = std::fs::create_dir_all(&target);
     let _ = std::fs::write(target.join("conformance-report.md"), &full);
     println!("{full}");
-    assert!(replay_errors.is_empty(), "traces that failed to replay: {replay_errors:#?}");
+    assert!(
+        replay_errors.is_empty(),
+        "traces that failed to replay: {replay_errors:#?}"
+    );
 
     let reviewed_path = workspace_root().join("tests/conformance/differences.tsv");
     let reviewed: BTreeSet<String> = std::fs::read_to_string(&reviewed_path)
@@ -200,9 +262,16 @@ fn zeek_http_corpus() {
         new.is_empty() && fixed.is_empty(),
         "differences changed (update tests/conformance/differences.tsv after review)\nnew: {new:#?}\nno longer differing: {fixed:#?}"
     );
-    assert!(pct >= MIN_AGREEMENT, "agreement {pct:.1} % is below {MIN_AGREEMENT} %");
+    assert!(
+        pct >= MIN_AGREEMENT,
+        "agreement {pct:.1} % is below {MIN_AGREEMENT} %"
+    );
 }
 
 fn compact(v: &Value) -> String {
-    FIELDS.iter().map(|f| format!("{f}={}", v[*f])).collect::<Vec<_>>().join(" ")
+    FIELDS
+        .iter()
+        .map(|f| format!("{f}={}", v[*f]))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -155,7 +155,9 @@ impl AnomalySet {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = HttpAnomaly> {
-        HttpAnomaly::ALL.into_iter().filter(move |a| self.contains(*a))
+        HttpAnomaly::ALL
+            .into_iter()
+            .filter(move |a| self.contains(*a))
     }
 }
 

@@ -71,7 +71,12 @@ impl BodyReader {
     }
 
     /// Consumes body bytes from `data`; returns how many were consumed and the progress.
-    pub fn feed(&mut self, data: &[u8], content: &mut Content, anomalies: &mut AnomalySet) -> (usize, Progress) {
+    pub fn feed(
+        &mut self,
+        data: &[u8],
+        content: &mut Content,
+        anomalies: &mut AnomalySet,
+    ) -> (usize, Progress) {
         let mut pos = 0;
         loop {
             let rest = &data[pos..];
@@ -219,8 +224,14 @@ impl BodyReader {
 /// Parses a chunk-size line (without its LF): hex digits, optional extensions after `;`.
 fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpAnomaly> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let start = line.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(line.len());
-    let digits = line[start..].iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let digits = line[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_hexdigit())
+        .count();
     if digits == 0 {
         return Err(HttpAnomaly::InvalidChunkSize);
     }
@@ -246,7 +257,11 @@ mod tests {
     use super::super::content::Coding;
     use super::*;
 
-    fn read_all(framing: Framing, wire: &[u8], piece: usize) -> (usize, Progress, u64, Vec<u8>, AnomalySet) {
+    fn read_all(
+        framing: Framing,
+        wire: &[u8],
+        piece: usize,
+    ) -> (usize, Progress, u64, Vec<u8>, AnomalySet) {
         let mut a = AnomalySet::default();
         let mut content = Content::new(Coding::Identity, 1 << 20, 1 << 30, &mut a);
         let mut r = BodyReader::new(framing, 64);

@@ -177,15 +177,30 @@ impl Side {
         stats.resyncs += 1;
     }
     fn is_dead(&self) -> bool {
-        matches!(self.state, SideState::Tunnel | SideState::NotHttp | SideState::Closed)
+        matches!(
+            self.state,
+            SideState::Tunnel | SideState::NotHttp | SideState::Closed
+        )
     }
 }
 
 /// Methods accepted as a message start when resynchronising (stricter than the first
 /// message of a direction, to not mistake binary data for a request).
 const RESYNC_METHODS: [&[u8]; 14] = [
-    b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ",
-    b"PROPFIND ", b"PROPPATCH ", b"MKCOL ", b"COPY ", b"MOVE ",
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"DELETE ",
+    b"HEAD ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+    b"PROPFIND ",
+    b"PROPPATCH ",
+    b"MKCOL ",
+    b"COPY ",
+    b"MOVE ",
 ];
 
 /// Collects what the parser produces.
@@ -317,7 +332,10 @@ impl HttpConnection {
                     self.req.resync_at_boundary = false;
                 }
                 SideState::AwaitSwitch => {
-                    let room = self.cfg.max_header_bytes.saturating_sub(self.req.held.len());
+                    let room = self
+                        .cfg
+                        .max_header_bytes
+                        .saturating_sub(self.req.held.len());
                     let keep = room.min(data.len());
                     self.req.held.extend_from_slice(&data[..keep]);
                     out.stats.held_bytes_dropped += (data.len() - keep) as u64;
@@ -336,7 +354,10 @@ impl HttpConnection {
         let side = &mut self.req;
         let mut skipped = 0;
         if side.buf.is_empty() {
-            skipped = data.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            skipped = data
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
             if skipped == data.len() {
                 return skipped;
             }
@@ -537,7 +558,8 @@ impl HttpConnection {
             let buf = std::mem::take(&mut self.req.buf);
             let mut anomalies = std::mem::take(&mut self.req.pending);
             anomalies.insert(HttpAnomaly::TruncatedHead);
-            if let Some(h) = head::parse_request(&buf, false, self.cfg.max_headers, &mut anomalies) {
+            if let Some(h) = head::parse_request(&buf, false, self.cfg.max_headers, &mut anomalies)
+            {
                 let mut scratch = HttpOutput::default();
                 self.request_head(ts, h, anomalies, &mut scratch);
             }
@@ -597,7 +619,10 @@ impl HttpConnection {
                     }
                     self.resp.resync_at_boundary = false;
                 }
-                SideState::AwaitSwitch | SideState::Tunnel | SideState::NotHttp | SideState::Closed => {
+                SideState::AwaitSwitch
+                | SideState::Tunnel
+                | SideState::NotHttp
+                | SideState::Closed => {
                     out.stats.unparsed_bytes += data.len() as u64;
                     data = &[];
                 }
@@ -608,7 +633,10 @@ impl HttpConnection {
     fn response_head_bytes(&mut self, ts: u64, data: &[u8], out: &mut HttpOutput) -> usize {
         let mut skipped = 0;
         if self.resp.buf.is_empty() {
-            skipped = data.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            skipped = data
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
             if skipped == data.len() {
                 return skipped;
             }
@@ -640,7 +668,8 @@ impl HttpConnection {
                 HeadEnd::Incomplete { resume } => {
                     if data.len() > self.cfg.max_header_bytes {
                         out.stats.heads_too_large += 1;
-                        self.resp.lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
+                        self.resp
+                            .lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
                         return skipped + data.len();
                     }
                     self.resp.buf.extend_from_slice(data);
@@ -651,7 +680,8 @@ impl HttpConnection {
         } else {
             let old = self.resp.buf.len();
             self.resp.buf.extend_from_slice(data);
-            match head::find_head_end(&self.resp.buf, false, self.resp.scan_from.saturating_sub(3)) {
+            match head::find_head_end(&self.resp.buf, false, self.resp.scan_from.saturating_sub(3))
+            {
                 HeadEnd::Complete { len, .. } => {
                     let mut buf = std::mem::take(&mut self.resp.buf);
                     buf.truncate(len);
@@ -660,7 +690,8 @@ impl HttpConnection {
                 HeadEnd::Incomplete { resume } => {
                     if self.resp.buf.len() > self.cfg.max_header_bytes {
                         out.stats.heads_too_large += 1;
-                        self.resp.lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
+                        self.resp
+                            .lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
                     } else {
                         self.resp.scan_from = resume;
                     }
@@ -889,7 +920,9 @@ impl HttpConnection {
     fn push_txn(&mut self, txn: Txn, out: &mut HttpOutput) {
         self.txns.push_back(txn);
         while self.txns.len() > self.cfg.max_pending_requests.max(1) {
-            let Some(mut t) = self.txns.pop_front() else { break };
+            let Some(mut t) = self.txns.pop_front() else {
+                break;
+            };
             t.anomalies.insert(HttpAnomaly::TooManyPendingRequests);
             out.stats.pending_overflows += 1;
             out.stats.exchanges += 1;
@@ -907,7 +940,9 @@ impl HttpConnection {
             if !(req_finished && resp_finished) {
                 break;
             }
-            let Some(t) = self.txns.pop_front() else { break };
+            let Some(t) = self.txns.pop_front() else {
+                break;
+            };
             self.resp_cursor = self.resp_cursor.saturating_sub(1);
             out.stats.exchanges += 1;
             out.exchanges.push(t.into_exchange());
@@ -921,8 +956,10 @@ impl HttpConnection {
             Direction::ToServer => (&mut self.req, &self.resp),
             Direction::ToClient => (&mut self.resp, &self.req),
         };
-        let other_not_http = matches!(other.state, SideState::NotHttp | SideState::Resync | SideState::Closed)
-            && !other.seen_message;
+        let other_not_http = matches!(
+            other.state,
+            SideState::NotHttp | SideState::Resync | SideState::Closed
+        ) && !other.seen_message;
         if !side.seen_message && other_not_http {
             self.give_up(Direction::ToServer, out);
             self.give_up(Direction::ToClient, out);
@@ -936,7 +973,10 @@ impl HttpConnection {
             Direction::ToServer => &mut self.req,
             Direction::ToClient => &mut self.resp,
         };
-        if !matches!(side.state, SideState::NotHttp | SideState::Closed | SideState::Tunnel) {
+        if !matches!(
+            side.state,
+            SideState::NotHttp | SideState::Closed | SideState::Tunnel
+        ) {
             out.stats.not_http_directions += 1;
             side.state = SideState::NotHttp;
             side.buf = Vec::new();
@@ -1070,7 +1110,13 @@ fn response_framing(h: &Head, anomalies: &mut AnomalySet) -> Framing {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |e| e + 1);
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |e| e + 1);
     &b[s..e.max(s)]
 }

@@ -93,8 +93,14 @@ impl Coding {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |e| e + 1);
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |e| e + 1);
     &b[s..e.max(s)]
 }
 
@@ -105,7 +111,12 @@ pub struct Content {
 }
 
 impl Content {
-    pub fn new(coding: Coding, prefix_cap: usize, limit: u64, anomalies: &mut AnomalySet) -> Content {
+    pub fn new(
+        coding: Coding,
+        prefix_cap: usize,
+        limit: u64,
+        anomalies: &mut AnomalySet,
+    ) -> Content {
         let c = Collector {
             decoded: 0,
             prefix: Vec::new(),
@@ -145,7 +156,8 @@ impl Content {
                     else {
                         unreachable!("matched above")
                     };
-                    let zlib = (head[0] & 0x0f) == 8 && u16::from_be_bytes([head[0], head[1]]) % 31 == 0;
+                    let zlib =
+                        (head[0] & 0x0f) == 8 && u16::from_be_bytes([head[0], head[1]]) % 31 == 0;
                     self.decoder = if zlib {
                         Decoder::Zlib(Box::new(ZlibDecoder::new(c)))
                     } else {
@@ -245,7 +257,13 @@ mod tests {
     use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
     use flate2::Compression;
 
-    fn run(coding: Coding, body: &[u8], cap: usize, limit: u64, piece: usize) -> (BodyStats, AnomalySet) {
+    fn run(
+        coding: Coding,
+        body: &[u8],
+        cap: usize,
+        limit: u64,
+        piece: usize,
+    ) -> (BodyStats, AnomalySet) {
         let mut a = AnomalySet::default();
         let mut c = Content::new(coding, cap, limit, &mut a);
         for p in body.chunks(piece.max(1)) {
@@ -255,7 +273,9 @@ mod tests {
     }
 
     fn plain() -> Vec<u8> {
-        (0..20_000u32).flat_map(|i| format!("{{\"id\":{i}}},").into_bytes()).collect()
+        (0..20_000u32)
+            .flat_map(|i| format!("{{\"id\":{i}}},").into_bytes())
+            .collect()
     }
 
     #[test]
@@ -278,7 +298,11 @@ mod tests {
         let mut raw = DeflateEncoder::new(Vec::new(), Compression::default());
         raw.write_all(&p).unwrap();
         let raw = raw.finish().unwrap();
-        for (coding, data) in [(Coding::Gzip, &gz), (Coding::Deflate, &zl), (Coding::Deflate, &raw)] {
+        for (coding, data) in [
+            (Coding::Gzip, &gz),
+            (Coding::Deflate, &zl),
+            (Coding::Deflate, &raw),
+        ] {
             for piece in [1, 7, 1460, 100_000] {
                 let (s, a) = run(coding, data, 16, 1 << 30, piece);
                 assert_eq!(s.bytes, data.len() as u64);

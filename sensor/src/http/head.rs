@@ -10,8 +10,14 @@ use std::ops::Range;
 /// Request line or status line facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeadKind {
-    Request { method: Range<u32>, target: Range<u32> },
-    Response { status: u16, reason: Range<u32> },
+    Request {
+        method: Range<u32>,
+        target: Range<u32>,
+    },
+    Response {
+        status: u16,
+        reason: Range<u32>,
+    },
 }
 
 /// A parsed request or response head.
@@ -27,7 +33,8 @@ pub struct Head {
 }
 
 fn slice<'a>(raw: &'a [u8], r: &Range<u32>) -> &'a [u8] {
-    raw.get(r.start as usize..r.end as usize).unwrap_or_default()
+    raw.get(r.start as usize..r.end as usize)
+        .unwrap_or_default()
 }
 
 impl Head {
@@ -80,7 +87,10 @@ impl Head {
     pub fn http09_response() -> Head {
         Head {
             raw: Vec::new(),
-            kind: HeadKind::Response { status: 0, reason: 0..0 },
+            kind: HeadKind::Response {
+                status: 0,
+                reason: 0..0,
+            },
             version: (0, 9),
             headers: Vec::new(),
             wire_len: 0,
@@ -107,7 +117,10 @@ pub fn find_head_end(buf: &[u8], is_request: bool, from: usize) -> HeadEnd {
             // A version-less request line is HTTP/0.9 — unless header lines follow it, as
             // some clients send (then the head runs to the empty line as usual).
             if !starts_header_line(&buf[i + 1..]) {
-                return HeadEnd::Complete { len: i + 1, http09: true };
+                return HeadEnd::Complete {
+                    len: i + 1,
+                    http09: true,
+                };
             }
         }
         let line_start = match buf[..i].iter().rposition(|&b| b == b'\n') {
@@ -116,7 +129,10 @@ pub fn find_head_end(buf: &[u8], is_request: bool, from: usize) -> HeadEnd {
         };
         let line = &buf[line_start..i];
         if line_start > 0 && (line.is_empty() || line == b"\r") {
-            return HeadEnd::Complete { len: i + 1, http09: false };
+            return HeadEnd::Complete {
+                len: i + 1,
+                http09: false,
+            };
         }
         pos = i + 1;
     }
@@ -137,8 +153,7 @@ fn is_http09_line(line: &[u8]) -> bool {
     let line = trim_cr(line);
     let last = line
         .split(|&b| b == b' ' || b == b'\t')
-        .filter(|t| !t.is_empty())
-        .last()
+        .rfind(|t| !t.is_empty())
         .unwrap_or_default();
     !(last.len() >= 5 && last[..5].eq_ignore_ascii_case(b"HTTP/"))
 }
@@ -369,10 +384,15 @@ fn lenient(
         }
         let rest = trim_ascii(&first[sp..]);
         let (target, ver) = match rest.iter().rposition(|&b| b == b' ' || b == b'\t') {
-            Some(p) if rest[p + 1..].len() >= 5 && rest[p + 1..p + 6].eq_ignore_ascii_case(b"HTTP/") => {
+            Some(p)
+                if rest[p + 1..].len() >= 5
+                    && rest[p + 1..p + 6].eq_ignore_ascii_case(b"HTTP/") =>
+            {
                 (trim_ascii(&rest[..p]), Some(&rest[p + 1..]))
             }
-            _ if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"HTTP/") => (&b""[..], Some(rest)),
+            _ if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"HTTP/") => {
+                (&b""[..], Some(rest))
+            }
             _ => (rest, None),
         };
         version = match ver {
@@ -462,8 +482,14 @@ fn lenient(
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end.max(start)]
 }
 
@@ -493,11 +519,17 @@ mod tests {
     #[test]
     fn head_end_waits_for_blank_line_and_resumes() {
         let buf = b"GET / HTTP/1.1\r\nHost: a\r\n";
-        assert_eq!(find_head_end(buf, true, 0), HeadEnd::Incomplete { resume: buf.len() });
+        assert_eq!(
+            find_head_end(buf, true, 0),
+            HeadEnd::Incomplete { resume: buf.len() }
+        );
         let full = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
         assert_eq!(
             find_head_end(full, true, buf.len()),
-            HeadEnd::Complete { len: full.len(), http09: false }
+            HeadEnd::Complete {
+                len: full.len(),
+                http09: false
+            }
         );
     }
 
@@ -544,7 +576,12 @@ mod tests {
     #[test]
     fn response_strict_and_lenient() {
         let mut a = AnomalySet::default();
-        let h = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\n", 128, &mut a).unwrap();
+        let h = parse_response(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\n",
+            128,
+            &mut a,
+        )
+        .unwrap();
         assert_eq!(h.status(), 404);
         assert_eq!(h.reason(), b"Not Found");
         let h = parse_response(b"HTTP/1.1 200\r\nX: a\r\n b\r\n\r\n", 128, &mut a).unwrap();

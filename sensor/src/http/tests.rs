@@ -26,8 +26,16 @@ struct View {
 fn view(e: &Exchange) -> View {
     View {
         depth: e.trans_depth,
-        method: e.request.as_ref().map(|r| String::from_utf8_lossy(r.head.method()).into()).unwrap_or_default(),
-        target: e.request.as_ref().map(|r| String::from_utf8_lossy(r.head.target()).into()).unwrap_or_default(),
+        method: e
+            .request
+            .as_ref()
+            .map(|r| String::from_utf8_lossy(r.head.method()).into())
+            .unwrap_or_default(),
+        target: e
+            .request
+            .as_ref()
+            .map(|r| String::from_utf8_lossy(r.head.target()).into())
+            .unwrap_or_default(),
         status: e.response.as_ref().map(|r| r.head.status()),
         req_body: e.request.as_ref().map_or(0, |r| r.body.bytes),
         resp_body: e.response.as_ref().map_or(0, |r| r.body.bytes),
@@ -55,7 +63,10 @@ fn simple_exchange() {
         (ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"),
     ]);
     assert_eq!(v.len(), 1);
-    assert_eq!((v[0].method.as_str(), v[0].target.as_str(), v[0].status), ("GET", "/api/users/1", Some(200)));
+    assert_eq!(
+        (v[0].method.as_str(), v[0].target.as_str(), v[0].status),
+        ("GET", "/api/users/1", Some(200))
+    );
     assert_eq!((v[0].resp_body, v[0].depth), (2, 1));
     assert!(v[0].anomalies.is_empty());
 }
@@ -78,20 +89,44 @@ fn pipelined_requests_pair_in_order() {
         (ToServer, b"GET /a HTTP/1.1\r\n\r\nHEAD /b HTTP/1.1\r\n\r\nPOST /c HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
         (ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nAHTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
     ]);
-    let got: Vec<_> = v.iter().map(|v| (v.depth, v.target.as_str(), v.status, v.req_body, v.resp_body)).collect();
-    assert_eq!(got, [(1, "/a", Some(200), 0, 1), (2, "/b", Some(200), 0, 0), (3, "/c", Some(201), 3, 2)]);
+    let got: Vec<_> = v
+        .iter()
+        .map(|v| {
+            (
+                v.depth,
+                v.target.as_str(),
+                v.status,
+                v.req_body,
+                v.resp_body,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "/a", Some(200), 0, 1),
+            (2, "/b", Some(200), 0, 0),
+            (3, "/c", Some(201), 3, 2)
+        ]
+    );
 }
 
 #[test]
 fn continue_then_final_response() {
     let v = run(&[
-        (ToServer, b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"),
+        (
+            ToServer,
+            b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+        ),
         (ToClient, b"HTTP/1.1 100 Continue\r\n\r\n"),
         (ToServer, b"data"),
         (ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
     ]);
     assert_eq!(v.len(), 1);
-    assert_eq!((v[0].status, v[0].req_body, v[0].info.clone()), (Some(200), 4, vec![100]));
+    assert_eq!(
+        (v[0].status, v[0].req_body, v[0].info.clone()),
+        (Some(200), 4, vec![100])
+    );
 }
 
 #[test]
@@ -100,7 +135,10 @@ fn no_body_statuses() {
         (ToServer, b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"),
         (ToClient, b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"),
     ]);
-    assert_eq!(v.iter().map(|v| v.status).collect::<Vec<_>>(), [Some(304), Some(204)]);
+    assert_eq!(
+        v.iter().map(|v| v.status).collect::<Vec<_>>(),
+        [Some(304), Some(204)]
+    );
     assert_eq!(v.iter().map(|v| v.resp_body).sum::<u64>(), 0);
 }
 
@@ -125,19 +163,36 @@ fn gzip_response_is_decoded() {
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&[b'x'; 5000]).unwrap();
     let body = gz.finish().unwrap();
-    let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     resp.extend_from_slice(&body);
     let v = run(&[(ToServer, b"GET / HTTP/1.1\r\n\r\n"), (ToClient, &resp)]);
-    assert_eq!((v[0].resp_body, v[0].resp_decoded), (body.len() as u64, 5000));
+    assert_eq!(
+        (v[0].resp_body, v[0].resp_decoded),
+        (body.len() as u64, 5000)
+    );
 }
 
 #[test]
 fn connect_tunnel_stops_parsing() {
     let mut c = conn();
     let mut out = HttpOutput::default();
-    c.on_data(ToServer, 0, b"CONNECT api.test:443 HTTP/1.1\r\nHost: api.test:443\r\n\r\n", &mut out);
+    c.on_data(
+        ToServer,
+        0,
+        b"CONNECT api.test:443 HTTP/1.1\r\nHost: api.test:443\r\n\r\n",
+        &mut out,
+    );
     c.on_data(ToServer, 1, b"\x16\x03\x01\x02\x00", &mut out);
-    c.on_data(ToClient, 2, b"HTTP/1.1 200 Connection established\r\n\r\n", &mut out);
+    c.on_data(
+        ToClient,
+        2,
+        b"HTTP/1.1 200 Connection established\r\n\r\n",
+        &mut out,
+    );
     c.on_data(ToClient, 3, b"\x16\x03\x03binary", &mut out);
     assert!(!c.wants_data());
     c.on_close(4, &mut out);
@@ -153,14 +208,25 @@ fn refused_upgrade_keeps_parsing_held_bytes() {
         (ToServer, b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nGET /next HTTP/1.1\r\n\r\n"),
         (ToClient, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
     ]);
-    assert_eq!(v.iter().map(|v| (v.target.as_str(), v.status)).collect::<Vec<_>>(), [("/ws", Some(400)), ("/next", Some(200))]);
+    assert_eq!(
+        v.iter()
+            .map(|v| (v.target.as_str(), v.status))
+            .collect::<Vec<_>>(),
+        [("/ws", Some(400)), ("/next", Some(200))]
+    );
 }
 
 #[test]
 fn websocket_upgrade_switches() {
     let v = run(&[
-        (ToServer, b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"),
-        (ToClient, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"),
+        (
+            ToServer,
+            b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        ),
+        (
+            ToClient,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+        ),
         (ToServer, b"\x81\x85abcdefghi"),
     ]);
     assert_eq!(v.len(), 1);
@@ -169,7 +235,10 @@ fn websocket_upgrade_switches() {
 
 #[test]
 fn http09_request_and_response() {
-    let v = run(&[(ToServer, b"GET /zeek.html\r\n"), (ToClient, b"<html>hi</html>\n")]);
+    let v = run(&[
+        (ToServer, b"GET /zeek.html\r\n"),
+        (ToClient, b"<html>hi</html>\n"),
+    ]);
     assert_eq!(v.len(), 1);
     assert_eq!((v[0].status, v[0].resp_body), (Some(0), 16));
     assert!(v[0].anomalies.contains(&"http_09"));
@@ -177,7 +246,13 @@ fn http09_request_and_response() {
 
 #[test]
 fn response_without_request() {
-    let v = run(&[(ToServer, b"\x16\x03\x01\x00\x05hello"), (ToClient, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")]);
+    let v = run(&[
+        (ToServer, b"\x16\x03\x01\x00\x05hello"),
+        (
+            ToClient,
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+        ),
+    ]);
     assert_eq!(v.len(), 1);
     assert_eq!((v[0].method.as_str(), v[0].status), ("", Some(400)));
     assert!(v[0].anomalies.contains(&"http_response_without_request"));
@@ -200,14 +275,23 @@ fn cl_and_te_prefers_chunked_and_flags() {
     let v = run(&[
         (ToServer, b"POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"),
     ]);
-    assert_eq!(v.iter().map(|v| v.target.as_str()).collect::<Vec<_>>(), ["/", "/smuggled"]);
+    assert_eq!(
+        v.iter().map(|v| v.target.as_str()).collect::<Vec<_>>(),
+        ["/", "/smuggled"]
+    );
     assert!(v[0].anomalies.contains(&"http_cl_and_te"));
 }
 
 #[test]
 fn invalid_content_length_means_no_request_body() {
-    let v = run(&[(ToServer, b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\nGET /next HTTP/1.1\r\n\r\n")]);
-    assert_eq!(v.iter().map(|v| v.target.as_str()).collect::<Vec<_>>(), ["/", "/next"]);
+    let v = run(&[(
+        ToServer,
+        b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\nGET /next HTTP/1.1\r\n\r\n",
+    )]);
+    assert_eq!(
+        v.iter().map(|v| v.target.as_str()).collect::<Vec<_>>(),
+        ["/", "/next"]
+    );
     assert!(v[0].anomalies.contains(&"http_invalid_content_length"));
 }
 
@@ -216,16 +300,28 @@ fn gap_in_body_is_absorbed_and_gap_at_head_resyncs() {
     let mut c = conn();
     let mut out = HttpOutput::default();
     c.on_data(ToServer, 0, b"GET /a HTTP/1.1\r\n\r\n", &mut out);
-    c.on_data(ToClient, 1, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", &mut out);
+    c.on_data(
+        ToClient,
+        1,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab",
+        &mut out,
+    );
     c.on_gap(ToClient, 2, 5, &mut out);
     c.on_data(ToClient, 3, b"cde", &mut out);
     assert_eq!(out.exchanges.len(), 1);
     assert_eq!(view(&out.exchanges[0]).resp_body, 10);
-    assert!(view(&out.exchanges[0]).anomalies.contains(&"http_content_gap"));
+    assert!(view(&out.exchanges[0])
+        .anomalies
+        .contains(&"http_content_gap"));
     // lose the middle of the next request: resync at the one after
     c.on_data(ToServer, 4, b"GET /b HT", &mut out);
     c.on_gap(ToServer, 5, 20, &mut out);
-    c.on_data(ToServer, 6, b"ost: x\r\n\r\nGET /c HTTP/1.1\r\n\r\n", &mut out);
+    c.on_data(
+        ToServer,
+        6,
+        b"ost: x\r\n\r\nGET /c HTTP/1.1\r\n\r\n",
+        &mut out,
+    );
     c.on_close(7, &mut out);
     let targets: Vec<_> = out.exchanges.iter().map(|e| view(e).target).collect();
     assert_eq!(targets, ["/a", "/c"]);
@@ -234,23 +330,41 @@ fn gap_in_body_is_absorbed_and_gap_at_head_resyncs() {
 
 #[test]
 fn pending_limit_pushes_out_the_oldest() {
-    let cfg = HttpConfig { max_pending_requests: 2, ..HttpConfig::default() };
+    let cfg = HttpConfig {
+        max_pending_requests: 2,
+        ..HttpConfig::default()
+    };
     let mut c = HttpConnection::new(Arc::new(cfg));
     let mut out = HttpOutput::default();
-    c.on_data(ToServer, 0, b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n", &mut out);
+    c.on_data(
+        ToServer,
+        0,
+        b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n",
+        &mut out,
+    );
     assert_eq!(out.exchanges.len(), 1);
-    assert!(view(&out.exchanges[0]).anomalies.contains(&"http_too_many_pending_requests"));
+    assert!(view(&out.exchanges[0])
+        .anomalies
+        .contains(&"http_too_many_pending_requests"));
     assert_eq!(out.stats.pending_overflows, 1);
 }
 
 #[test]
 fn oversized_head_is_bounded() {
-    let cfg = HttpConfig { max_header_bytes: 128, ..HttpConfig::default() };
+    let cfg = HttpConfig {
+        max_header_bytes: 128,
+        ..HttpConfig::default()
+    };
     let mut c = HttpConnection::new(Arc::new(cfg));
     let mut out = HttpOutput::default();
     c.on_data(ToServer, 0, b"GET / HTTP/1.1\r\n", &mut out);
     for _ in 0..100 {
-        c.on_data(ToServer, 1, b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", &mut out);
+        c.on_data(
+            ToServer,
+            1,
+            b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+            &mut out,
+        );
     }
     assert!(c.memory_bytes() < 4096);
     assert_eq!(out.stats.heads_too_large, 1);
