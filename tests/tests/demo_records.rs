@@ -10,7 +10,12 @@ use apitap_tests::{replay, workspace_root};
 #[test]
 fn demo_capture_gives_the_expected_records() {
     let root = workspace_root();
-    let records = replay(&[root.join("fixtures/demo/demo.pcap")], &SensorConfig::default(), RedactMode::Hash).unwrap();
+    let records = replay(
+        &[root.join("fixtures/demo/demo.pcap")],
+        &SensorConfig::default(),
+        RedactMode::Hash,
+    )
+    .unwrap();
     let mut got = String::new();
     for r in &records {
         got.push_str(&serde_json::to_string(r).unwrap());
@@ -28,5 +33,8 @@ fn demo_capture_gives_the_expected_records() {
         assert_eq!(g, e, "record {i} differs");
     }
     // No secret leaves in clear: the generator's bearer tokens start with "eyJ" or "tok_".
-    assert!(!got.contains("Bearer") && !got.contains("tok_"), "a token leaked into records");
+    assert!(
+        !got.contains("Bearer") && !got.contains("tok_"),
+        "a token leaked into records"
+    );
 }
