@@ -3,13 +3,13 @@
 //! Data flows one way: packet source → [`decode`] → [`flow`] (reassembly) → [`http`] →
 //! records (`apitap_proto::RequestRecord`) → bounded channels → sinks.
 
+pub mod config;
 pub mod decode;
+pub mod engine;
 pub mod flow;
 pub mod http;
+pub mod pipeline;
 pub mod record;
 pub mod redact;
 pub mod source;
-pub mod config;
-pub mod engine;
 pub mod summary;
-pub mod pipeline;

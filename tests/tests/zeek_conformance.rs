@@ -144,7 +144,7 @@ fn zeek_http_corpus() {
     for line in manifest.lines().skip(1) {
         let name = line.split('\t').next().unwrap_or_default();
         let trace = dir.join("traces").join(name);
-        let records = match replay(&[trace.clone()], &cfg, RedactMode::None) {
+        let records = match replay(std::slice::from_ref(&trace), &cfg, RedactMode::None) {
             Ok(r) => r,
             Err(e) => {
                 replay_errors.push(format!("{name}: {e:#}"));
@@ -201,7 +201,7 @@ fn zeek_http_corpus() {
                 if has_depth {
                     depth.to_string()
                 } else {
-                    format!("{}", e["uri"].as_str().unwrap_or("-"))
+                    e["uri"].as_str().unwrap_or("-").to_string()
                 }
             );
             let found = ours

@@ -41,7 +41,9 @@ macro_rules! need {
         match $e {
             Some(v) => v,
             None => {
-                return $crate::decode::decoder::Step::Skip($crate::decode::types::SkipReason::Truncated)
+                return $crate::decode::decoder::Step::Skip(
+                    $crate::decode::types::SkipReason::Truncated,
+                )
             }
         }
     };

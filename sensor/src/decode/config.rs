@@ -4,7 +4,7 @@
 //! [`SkipReason`], decapsulated tunnel layers per [`TunnelKind`], and the fragment table's
 //! completions, expiries, evictions and current memory.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::types::{SkipReason, TunnelKind};
 
@@ -13,7 +13,7 @@ use super::types::{SkipReason, TunnelKind};
 pub const TUNNEL_DEPTH_CEILING: usize = 16;
 
 /// Decoder settings. Unknown fields are rejected; missing fields take the defaults below.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DecodeConfig {
     /// Most tunnel layers decapsulated in one packet (default 4, clamped to
@@ -143,6 +143,19 @@ mod tests {
         assert_eq!(c.vxlan_ports, [1]);
         assert_eq!(c.geneve_ports, [6081]);
         assert!(toml::from_str::<DecodeConfig>("max_tunnel_dept = 2").is_err());
+    }
+
+    #[test]
+    fn stats_serialize_arrays_in_all_order() {
+        let mut s = DecodeStats::default();
+        s.count_skip(SkipReason::NotIp);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["skipped"][SkipReason::NotIp.index()], 1);
+        assert_eq!(
+            v["tunnels"].as_array().unwrap().len(),
+            TunnelKind::ALL.len()
+        );
+        assert_eq!(v["fragment_bytes_held"], 0);
     }
 
     #[test]

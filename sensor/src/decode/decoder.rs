@@ -211,6 +211,68 @@ mod tests {
     use crate::decode::types::linktype;
 
     #[test]
+    fn sample_packets_all_decode() {
+        let mut d = Decoder::default();
+        let samples = sample_packets();
+        let n = samples
+            .iter()
+            .filter(|(lt, p)| matches!(d.decode(*lt, 0, p), Decoded::Tcp(_)))
+            .count();
+        // every sample yields TCP except the non-final fragments (2 IPv4 + 2 IPv6 held)
+        assert_eq!(n, samples.len() - 4, "{:?}", d.stats());
+        assert_eq!(d.stats().fragments_reassembled, 2);
+        assert!(d.stats().tunnels.iter().all(|&n| n > 0), "{:?}", d.stats());
+        for (lt, p) in &samples {
+            all_prefixes(*lt, p);
+        }
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        const LINKTYPES: [i32; 12] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 239, 276, 7];
+
+        proptest! {
+            #[test]
+            fn random_bytes_never_panic(
+                lt in proptest::sample::select(&LINKTYPES[..]),
+                data in proptest::collection::vec(any::<u8>(), 0..300),
+            ) {
+                let mut d = Decoder::default();
+                let _ = d.decode(lt, 0, &data);
+                prop_assert_eq!(d.stats().skipped_total() + d.stats().tcp_segments, 1);
+            }
+
+            #[test]
+            fn mutated_packets_never_panic(
+                edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<usize>()), 1..40),
+            ) {
+                let samples = sample_packets();
+                let mut d = Decoder::new(DecodeConfig {
+                    max_fragment_sets: 4,
+                    max_fragment_bytes: 2048,
+                    fragment_timeout_ns: 50,
+                    ..DecodeConfig::default()
+                });
+                for (i, (pick, byte, pos)) in edits.iter().enumerate() {
+                    let (lt, mut p) = samples[pick % samples.len()].clone();
+                    let at = pos % p.len();
+                    p[at] = *byte;
+                    if i % 3 == 0 {
+                        p.truncate(pos % (p.len() + 1));
+                    }
+                    let _ = d.decode(lt, i as u64 * 10, &p);
+                }
+                let s = d.stats();
+                prop_assert_eq!(s.skipped_total() + s.tcp_segments, s.packets);
+                prop_assert!(s.fragment_bytes_held <= 2048);
+                prop_assert!(s.fragment_sets_held <= 4);
+            }
+        }
+    }
+
+    #[test]
     fn subslice_ranges() {
         let b = [1u8, 2, 3, 4, 5];
         assert_eq!(subslice_range(&b, &b[1..3]), Some(1..3));
@@ -247,7 +309,10 @@ mod tests {
             skip(d.decode(9999, 0, &[1, 2, 3])),
             SkipReason::UnsupportedLinkType
         );
-        assert_eq!(skip(d.decode(linktype::ETHERNET, 0, &[])), SkipReason::Truncated);
+        assert_eq!(
+            skip(d.decode(linktype::ETHERNET, 0, &[])),
+            SkipReason::Truncated
+        );
         assert_eq!(
             skip(d.decode(linktype::ETHERNET, 0, &eth_ipv4_udp(53, 53, b"x"))),
             SkipReason::Udp
@@ -287,6 +352,9 @@ mod tests {
         }
         // the next plain packet still decodes from the packet itself
         let plain = eth_ipv4_tcp(b"after");
-        assert_eq!(tcp(d.decode(linktype::ETHERNET, 11, &plain)).payload, b"after");
+        assert_eq!(
+            tcp(d.decode(linktype::ETHERNET, 11, &plain)).payload,
+            b"after"
+        );
     }
 }

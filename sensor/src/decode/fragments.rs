@@ -36,6 +36,16 @@ pub(crate) struct FragKey {
     pub id: u32,
 }
 
+/// One fragment: its payload `data` sits at byte `offset` of the datagram; `more` is the
+/// more-fragments flag.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fragment<'b> {
+    pub key: FragKey,
+    pub offset: usize,
+    pub more: bool,
+    pub data: &'b [u8],
+}
+
 /// What inserting one fragment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FragOutcome {
@@ -136,35 +146,33 @@ impl FragTable {
         self.publish(stats);
     }
 
-    /// Stores one fragment: `data` is its payload, `offset` its byte offset in the datagram
-    /// and `more` its more-fragments flag.
+    /// Stores one fragment.
     pub(crate) fn insert(
         &mut self,
-        key: FragKey,
-        offset: usize,
-        more: bool,
-        data: &[u8],
+        frag: Fragment<'_>,
         now: u64,
         cfg: &DecodeConfig,
         stats: &mut DecodeStats,
     ) -> FragOutcome {
-        let outcome = self.insert_inner(key, offset, more, data, now, cfg, stats);
+        let outcome = self.insert_inner(frag, now, cfg, stats);
         self.publish(stats);
         outcome
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn insert_inner(
         &mut self,
-        key: FragKey,
-        offset: usize,
-        more: bool,
-        data: &[u8],
+        frag: Fragment<'_>,
         now: u64,
         cfg: &DecodeConfig,
         stats: &mut DecodeStats,
     ) -> FragOutcome {
-        if more && (data.is_empty() || data.len() % 8 != 0) {
+        let Fragment {
+            key,
+            offset,
+            more,
+            data,
+        } = frag;
+        if more && (data.is_empty() || data.len() & 7 != 0) {
             return FragOutcome::Malformed;
         }
         let end = offset.saturating_add(data.len());
@@ -320,8 +328,13 @@ mod tests {
             }
         }
         fn ins(&mut self, id: u32, off: usize, more: bool, d: &[u8], now: u64) -> FragOutcome {
-            self.t
-                .insert(key(id), off, more, d, now, &self.cfg, &mut self.st)
+            let frag = Fragment {
+                key: key(id),
+                offset: off,
+                more,
+                data: d,
+            };
+            self.t.insert(frag, now, &self.cfg, &mut self.st)
         }
         fn done(&mut self) -> Vec<u8> {
             let mut v = Vec::new();
@@ -382,10 +395,12 @@ mod tests {
         let d = data(48);
         let mut t = T::new(DecodeConfig::default());
         assert_eq!(t.ins(1, 32, false, &d[32..48], 1), FragOutcome::Held);
-        assert_eq!(t.ins(1, 40, false, &d[40..48], 1), FragOutcome::Dropped);
+        // the same end again is harmless, a different end is not
+        assert_eq!(t.ins(1, 40, false, &d[40..48], 1), FragOutcome::Held);
+        assert_eq!(t.ins(1, 8, false, &d[8..16], 1), FragOutcome::Dropped);
         let mut t = T::new(DecodeConfig::default());
-        assert_eq!(t.ins(1, 0, false, &d[0..16], 1), FragOutcome::Held);
-        assert_eq!(t.ins(1, 16, true, &d[16..32], 1), FragOutcome::Dropped);
+        assert_eq!(t.ins(1, 16, false, &d[16..32], 1), FragOutcome::Held);
+        assert_eq!(t.ins(1, 32, true, &d[32..48], 1), FragOutcome::Dropped);
         let mut t = T::new(DecodeConfig::default());
         assert_eq!(t.ins(1, 16, true, &d[16..32], 1), FragOutcome::Held);
         assert_eq!(t.ins(1, 0, false, &d[0..8], 1), FragOutcome::Dropped);

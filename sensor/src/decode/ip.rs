@@ -13,7 +13,7 @@ use etherparse::{err, Ipv4HeaderSlice, Ipv6HeaderSlice, TcpSlice, UdpSlice};
 
 use super::bytes::{be16, be32, need, rest, u8_at};
 use super::decoder::{Ctx, Layer, Resume, Step};
-use super::fragments::{FragKey, FragOutcome};
+use super::fragments::{FragKey, FragOutcome, Fragment};
 use super::tunnels;
 use super::types::{SkipReason, TcpSegment};
 
@@ -141,11 +141,13 @@ fn fragment<'d>(
         // A fragment header inside a reassembled IPv6 datagram.
         return Step::Skip(SkipReason::Malformed);
     }
-    let cfg = ctx.cfg;
-    match ctx
-        .frags
-        .insert(key, offset, more, data, ctx.ts_ns, cfg, ctx.stats)
-    {
+    let frag = Fragment {
+        key,
+        offset,
+        more,
+        data,
+    };
+    match ctx.frags.insert(frag, ctx.ts_ns, ctx.cfg, ctx.stats) {
         FragOutcome::Held => Step::Skip(SkipReason::FragmentHeld),
         FragOutcome::Dropped => Step::Skip(SkipReason::FragmentDropped),
         FragOutcome::Malformed => Step::Skip(SkipReason::Malformed),
@@ -173,8 +175,8 @@ pub(crate) fn transport<'d>(
     let mut body = body;
     loop {
         match proto {
-            IPPROTO_TCP => return tcp(ipc, body, layer),
-            IPPROTO_UDP => return udp(ctx, ipc, body, layer),
+            IPPROTO_TCP => return tcp_segment(ipc, body, layer),
+            IPPROTO_UDP => return udp_datagram(ctx, ipc, body, layer),
             IPPROTO_ICMP | IPPROTO_ICMPV6 => return Step::Skip(SkipReason::Icmp),
             IPPROTO_IPIP => return tunnels::ip_in_ip(ctx, ipc, body, layer, false),
             IPPROTO_IPV6 => return tunnels::ip_in_ip(ctx, ipc, body, layer, true),
@@ -220,7 +222,7 @@ pub(crate) fn transport<'d>(
     }
 }
 
-fn tcp(ipc: IpCtx, body: &[u8], layer: Layer) -> Step<'_> {
+fn tcp_segment(ipc: IpCtx, body: &[u8], layer: Layer) -> Step<'_> {
     match TcpSlice::from_slice(body) {
         Ok(t) => Step::Tcp(TcpSegment {
             src: ipc.src,
@@ -240,7 +242,7 @@ fn tcp(ipc: IpCtx, body: &[u8], layer: Layer) -> Step<'_> {
     }
 }
 
-fn udp<'d>(ctx: &mut Ctx<'_>, ipc: IpCtx, body: &'d [u8], layer: Layer) -> Step<'d> {
+fn udp_datagram<'d>(ctx: &mut Ctx<'_>, ipc: IpCtx, body: &'d [u8], layer: Layer) -> Step<'d> {
     let Ok(u) = UdpSlice::from_slice_lax(body) else {
         return Step::Skip(SkipReason::Truncated);
     };
@@ -382,7 +384,9 @@ mod tests {
         let hop = vec![0, 0, 1, 4, 0, 0, 0, 0]; // PadN
         let dst = vec![0, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         let rt = vec![0, 0, 4, 0, 0, 0, 0, 0];
-        let ah = vec![0, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let ah = vec![
+            0, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
         let atomic = vec![0, 0, 0, 0, 0, 0, 0, 9];
         let pkt = ipv6_with_exts(
             &[(0, hop), (60, dst), (43, rt), (51, ah), (44, atomic)],
@@ -510,14 +514,20 @@ mod tests {
             fragment_timeout_ns: 1_000,
             ..DecodeConfig::default()
         });
-        assert_eq!(skip(d.decode(RAW, 10_000, &frags[0])), SkipReason::FragmentHeld);
+        assert_eq!(
+            skip(d.decode(RAW, 10_000, &frags[0])),
+            SkipReason::FragmentHeld
+        );
         assert_eq!(d.stats().fragment_sets_held, 1);
         // any later packet advances packet time and expires the set
         let other = ipv4_tcp_raw(b"x");
         tcp(d.decode(RAW, 11_000, &other));
         assert_eq!(d.stats().fragments_expired, 1);
         assert_eq!(d.stats().fragment_sets_held, 0);
-        assert_eq!(skip(d.decode(RAW, 11_000, &frags[1])), SkipReason::FragmentHeld);
+        assert_eq!(
+            skip(d.decode(RAW, 11_000, &frags[1])),
+            SkipReason::FragmentHeld
+        );
         // within the timeout: completes
         let mut d = Decoder::default();
         d.decode(RAW, 10_000, &frags[0]);
@@ -554,7 +564,10 @@ mod tests {
         let frags = fragment_v4(&ipv4_tcp_raw(&ipv4_tcp_body(64)), 48);
         let mut d = Decoder::default();
         let f = &frags[0];
-        assert_eq!(skip(d.decode(RAW, 0, &f[..f.len() - 1])), SkipReason::Truncated);
+        assert_eq!(
+            skip(d.decode(RAW, 0, &f[..f.len() - 1])),
+            SkipReason::Truncated
+        );
         assert_eq!(d.stats().fragment_sets_held, 0);
         for f in &frags {
             all_prefixes(RAW, f);

@@ -248,8 +248,8 @@ mod tests {
     #[test]
     fn ethernet_ipv4_and_ipv6() {
         let mut d = Decoder::default();
-        let s = tcp(d.decode(ETHERNET, 0, &eth_ipv4_tcp(b"a")));
-        assert_eq!(s.payload, b"a");
+        let pkt4 = eth_ipv4_tcp(b"a");
+        assert_eq!(tcp(d.decode(ETHERNET, 0, &pkt4)).payload, b"a");
         let pkt = eth(ETHERTYPE_IPV6, &ipv6_tcp_raw(b"b"));
         assert_eq!(tcp(d.decode(ETHERNET, 0, &pkt)).payload, b"b");
         assert_eq!(all_prefixes(ETHERNET, &pkt), 2);
@@ -355,7 +355,10 @@ mod tests {
     fn mpls_pseudowire_nesting_is_bounded() {
         let mut pkt = eth_ipv4_tcp(b"deep");
         for _ in 0..20 {
-            pkt = eth(ETHERTYPE_MPLS, &cat(&[&mpls_label(16, true), &[0; 4], &pkt]));
+            pkt = eth(
+                ETHERTYPE_MPLS,
+                &cat(&[&mpls_label(16, true), &[0; 4], &pkt]),
+            );
         }
         let mut d = Decoder::default();
         assert_eq!(skip(d.decode(ETHERNET, 0, &pkt)), SkipReason::TunnelTooDeep);
@@ -393,7 +396,9 @@ mod tests {
         sllv.extend_from_slice(&vlan(42, 0x0800));
         sllv.extend_from_slice(&ip);
         assert_eq!(tcp(d.decode(LINUX_SLL, 0, &sllv)).vlan, Some(42));
-        let mut sll2 = vec![0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        let mut sll2 = vec![
+            0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
         sll2.extend_from_slice(&ipv6_tcp_raw(b"sll2"));
         assert_eq!(tcp(d.decode(LINUX_SLL2, 0, &sll2)).payload, b"sll2");
         let mut arp = sll[..16].to_vec();
@@ -430,7 +435,7 @@ mod tests {
         let mut t = ((v.len() + 4) as u16).to_le_bytes().to_vec();
         t.extend_from_slice(&ty.to_le_bytes());
         t.extend_from_slice(v);
-        while t.len() % 4 != 0 {
+        while t.len() & 3 != 0 {
             t.push(0);
         }
         t
@@ -463,6 +468,9 @@ mod tests {
         }
         assert_eq!(skip(d.decode(IPV6, 0, &ip4)), SkipReason::Malformed);
         assert_eq!(skip(d.decode(RAW, 0, &[0x10; 40])), SkipReason::Malformed);
-        assert_eq!(skip(d.decode(147, 0, &ip4)), SkipReason::UnsupportedLinkType);
+        assert_eq!(
+            skip(d.decode(147, 0, &ip4)),
+            SkipReason::UnsupportedLinkType
+        );
     }
 }

@@ -186,3 +186,166 @@ pub fn all_prefixes(linktype: i32, pkt: &[u8]) -> usize {
     );
     n
 }
+
+/// A variety of valid packets (link type, bytes): every link type, VLAN/MPLS, each tunnel,
+/// fragments. Used as seeds for mutation tests.
+pub fn sample_packets() -> Vec<(i32, Vec<u8>)> {
+    use super::types::linktype::*;
+    let ip4 = ipv4_tcp_raw(b"GET / HTTP/1.1\r\n\r\n");
+    let ip6 = ipv6_tcp_raw(b"HTTP/1.1 200 OK\r\n\r\n");
+    let gre = |flags: u16, proto: u16, extra: &[u8], inner: &[u8]| {
+        let mut g = flags.to_be_bytes().to_vec();
+        g.extend_from_slice(&proto.to_be_bytes());
+        g.extend_from_slice(extra);
+        g.extend_from_slice(inner);
+        outer_ipv4(47, &g)
+    };
+    let mut v = vec![
+        (ETHERNET, eth(0x0800, &ip4)),
+        (ETHERNET, eth(0x86dd, &ip6)),
+        (
+            ETHERNET,
+            eth(
+                0x8100,
+                &[&[0, 5, 0x88, 0xa8, 0, 6, 0x08, 0x00][..], &ip4].concat(),
+            ),
+        ),
+        (
+            ETHERNET,
+            eth(0x8847, &[&[0, 1, 0x01, 0x40][..], &ip4].concat()),
+        ),
+        (
+            ETHERNET,
+            eth(
+                0x8864,
+                &[&[0x11, 0, 0, 1, 0, 60, 0, 0x21][..], &ip4].concat(),
+            ),
+        ),
+        (RAW, ip4.clone()),
+        (RAW, ip6.clone()),
+        (NULL, [&[2, 0, 0, 0][..], &ip4].concat()),
+        (
+            LINUX_SLL,
+            [
+                &[0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0][..],
+                &ip4,
+            ]
+            .concat(),
+        ),
+        (
+            NFLOG,
+            [
+                &[2, 0, 0, 0][..],
+                &((ip4.len() + 4) as u16).to_le_bytes(),
+                &[9, 0],
+                &ip4,
+            ]
+            .concat(),
+        ),
+        (
+            ETHERNET,
+            eth_outer_udp(
+                1,
+                4789,
+                &[&[8, 0, 0, 0, 0, 0, 1, 0][..], &eth(0x0800, &ip4)].concat(),
+            ),
+        ),
+        (
+            ETHERNET,
+            eth_outer_udp(
+                1,
+                6081,
+                &[
+                    &[1, 0, 0x65, 0x58, 0, 0, 1, 0, 0, 0, 0, 0][..],
+                    &eth(0x0800, &ip4),
+                ]
+                .concat(),
+            ),
+        ),
+        (ETHERNET, eth_outer_udp(3544, 1, &ip6)),
+        (
+            ETHERNET,
+            eth_outer_udp(
+                5072,
+                1,
+                &[
+                    &[0x11, 0x10, 0x01, 41, 0, 0, 0, 0, 1, 2, 1, 2, 3, 4][..],
+                    &ip6,
+                ]
+                .concat(),
+            ),
+        ),
+        (
+            ETHERNET,
+            eth_outer_udp(
+                2152,
+                2152,
+                &[
+                    &[
+                        0x34,
+                        255,
+                        0,
+                        (ip4.len() + 8) as u8,
+                        0,
+                        0,
+                        0,
+                        1,
+                        0,
+                        0,
+                        0,
+                        0x85,
+                        1,
+                        0,
+                        0,
+                        0,
+                    ][..],
+                    &ip4,
+                ]
+                .concat(),
+            ),
+        ),
+        (RAW, gre(0xb000, 0x6558, &[0; 12], &eth(0x0800, &ip4))),
+        (
+            RAW,
+            gre(
+                0x1000,
+                0x88be,
+                &[0; 4],
+                &[&[0x10, 0, 0, 1, 0, 0, 0, 0][..], &eth(0x0800, &ip4)].concat(),
+            ),
+        ),
+        (
+            RAW,
+            gre(
+                0x1000,
+                0x22eb,
+                &[0; 4],
+                &[
+                    &[0x20, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1][..],
+                    &[0; 8],
+                    &eth(0x0800, &ip4),
+                ]
+                .concat(),
+            ),
+        ),
+        (
+            RAW,
+            gre(
+                0x3081,
+                0x880b,
+                &[0; 12],
+                &[&[0xff, 0x03, 0, 0x21][..], &ip4].concat(),
+            ),
+        ),
+        (RAW, outer_ipv4(4, &ip4)),
+        (RAW, outer_ipv4(41, &ip6)),
+    ];
+    let big: Vec<u8> = (0..600u32).map(|i| i as u8).collect();
+    for f in fragment_v4(&ipv4_tcp_raw(&big), 256) {
+        v.push((RAW, f));
+    }
+    for f in fragment_v6(&ipv6_tcp_raw(&big), 256, 77) {
+        v.push((RAW, f));
+    }
+    v
+}

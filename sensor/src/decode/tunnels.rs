@@ -122,9 +122,8 @@ const GRE_PROTO_ERSPAN3: u16 = 0x22eb;
 
 /// Aruba's WLAN-over-GRE protocol types (802.11 frames inside).
 fn is_aruba_wlan(proto: u16) -> bool {
-    (proto >> 8 == 0x82 && proto & 0x0f == 0)
-        || ((0x8300..=0x8370).contains(&proto) && proto & 0x0f == 0)
-        || proto == 0x9000
+    proto == 0x9000
+        || (proto & 0x0f == 0 && (proto >> 8 == 0x82 || (0x8300..=0x8370).contains(&proto)))
 }
 
 /// GRE (IP protocol 47, or GRE-in-UDP). Version 0 (RFC 2784/2890) with optional checksum,
@@ -196,7 +195,13 @@ pub(crate) fn gre<'d>(ctx: &mut Ctx<'_>, ipc: IpCtx, p: &'d [u8], layer: Layer) 
 fn erspan2<'d>(ctx: &mut Ctx<'_>, ipc: IpCtx, p: &'d [u8], layer: Layer) -> Step<'d> {
     let session = need!(be16(p, 2)) & 0x03ff;
     let inner = need!(rest(p, 8));
-    let layer = enter!(ctx, layer, TunnelKind::ErspanII, ipc, Some(u32::from(session)));
+    let layer = enter!(
+        ctx,
+        layer,
+        TunnelKind::ErspanII,
+        ipc,
+        Some(u32::from(session))
+    );
     link::ethernet(ctx, inner, layer)
 }
 
@@ -208,7 +213,13 @@ fn erspan3<'d>(ctx: &mut Ctx<'_>, ipc: IpCtx, p: &'d [u8], layer: Layer) -> Step
     let frame_type = (word >> 10) & 0x1f;
     let hl = if word & 1 != 0 { 20 } else { 12 };
     let inner = need!(rest(p, hl));
-    let layer = enter!(ctx, layer, TunnelKind::ErspanIII, ipc, Some(u32::from(session)));
+    let layer = enter!(
+        ctx,
+        layer,
+        TunnelKind::ErspanIII,
+        ipc,
+        Some(u32::from(session))
+    );
     match frame_type {
         0 => link::ethernet(ctx, inner, layer),
         2 => ip::ip_any(ctx, inner, layer),
@@ -377,7 +388,10 @@ mod tests {
         check(ETHERNET, &pkt, TunnelKind::Vxlan, Some(0x1234), b"vx");
         // the VXLAN port as *source* is not VXLAN
         let pkt = eth_outer_udp(4789, 55555, &cat(&[&hdr, &inner]));
-        assert_eq!(skip(Decoder::default().decode(ETHERNET, 0, &pkt)), SkipReason::Udp);
+        assert_eq!(
+            skip(Decoder::default().decode(ETHERNET, 0, &pkt)),
+            SkipReason::Udp
+        );
     }
 
     #[test]
@@ -390,7 +404,11 @@ mod tests {
         let hdr_ip = [0x00, 0x00, 0x08, 0x00, 0, 0, 7, 0];
         let pkt = eth_outer_udp(1000, 6081, &cat(&[&hdr_ip, &ipv4_tcp_raw(b"gip")]));
         check(ETHERNET, &pkt, TunnelKind::Geneve, Some(7), b"gip");
-        let bad = eth_outer_udp(1000, 6081, &cat(&[&[0x40, 0, 0x65, 0x58, 0, 0, 0, 0], &inner]));
+        let bad = eth_outer_udp(
+            1000,
+            6081,
+            &cat(&[&[0x40, 0, 0x65, 0x58, 0, 0, 0, 0], &inner]),
+        );
         assert_eq!(
             skip(Decoder::default().decode(ETHERNET, 0, &bad)),
             SkipReason::Malformed
@@ -417,7 +435,10 @@ mod tests {
         // IPv6 payload, key only
         let pkt = outer_ipv4(
             47,
-            &cat(&[&gre_hdr(0x2000, 0x86dd, &[0, 0, 1, 0]), &ipv6_tcp_raw(b"g6")]),
+            &cat(&[
+                &gre_hdr(0x2000, 0x86dd, &[0, 0, 1, 0]),
+                &ipv6_tcp_raw(b"g6"),
+            ]),
         );
         check(RAW, &pkt, TunnelKind::Gre, Some(256), b"g6");
         // MPLS payload
@@ -466,7 +487,10 @@ mod tests {
         let mut protected = wlan.clone();
         protected[1] |= 0x40;
         let pkt = outer_ipv4(47, &cat(&[&gre_hdr(0, 0x8200, &[]), &protected]));
-        assert_eq!(skip(Decoder::default().decode(RAW, 0, &pkt)), SkipReason::NotIp);
+        assert_eq!(
+            skip(Decoder::default().decode(RAW, 0, &pkt)),
+            SkipReason::NotIp
+        );
     }
 
     #[test]
@@ -493,7 +517,12 @@ mod tests {
         e3o[11] = 0x01;
         let t3o = outer_ipv4(
             47,
-            &cat(&[&gre_hdr(0x1000, 0x22eb, &[0, 0, 0, 1]), &e3o, &[9; 8], &frame]),
+            &cat(&[
+                &gre_hdr(0x1000, 0x22eb, &[0, 0, 0, 1]),
+                &e3o,
+                &[9; 8],
+                &frame,
+            ]),
         );
         check(RAW, &t3o, TunnelKind::ErspanIII, Some(7), b"span");
         // type III carrying IP (frame type 2)
@@ -501,7 +530,11 @@ mod tests {
         e3ip[10] = 2 << 2;
         let t3ip = outer_ipv4(
             47,
-            &cat(&[&gre_hdr(0x1000, 0x22eb, &[0, 0, 0, 1]), &e3ip, &ipv4_tcp_raw(b"ip")]),
+            &cat(&[
+                &gre_hdr(0x1000, 0x22eb, &[0, 0, 0, 1]),
+                &e3ip,
+                &ipv4_tcp_raw(b"ip"),
+            ]),
         );
         check(RAW, &t3ip, TunnelKind::ErspanIII, Some(7), b"ip");
     }
@@ -519,14 +552,19 @@ mod tests {
         let ip6 = ipv6_tcp_raw(b"teredo");
         let pkt = eth_outer_udp(3544, 50000, &ip6);
         check(ETHERNET, &pkt, TunnelKind::Teredo, None, b"teredo");
-        let auth = [0x00, 0x01, 2, 1, 0xaa, 0xbb, 0xcc, 1, 2, 3, 4, 5, 6, 7, 8, 0];
+        let auth = [
+            0x00, 0x01, 2, 1, 0xaa, 0xbb, 0xcc, 1, 2, 3, 4, 5, 6, 7, 8, 0,
+        ];
         let origin = [0x00, 0x00, 0x12, 0x34, 1, 2, 3, 4];
         let pkt = eth_outer_udp(50000, 3544, &cat(&[&auth, &origin, &ip6]));
         check(ETHERNET, &pkt, TunnelKind::Teredo, None, b"teredo");
         let pkt = eth_outer_udp(50000, 3544, &cat(&[&origin, &ip6]));
         check(ETHERNET, &pkt, TunnelKind::Teredo, None, b"teredo");
         let pkt = eth_outer_udp(50000, 3544, b"\x45not ipv6");
-        assert_eq!(skip(Decoder::default().decode(ETHERNET, 0, &pkt)), SkipReason::Udp);
+        assert_eq!(
+            skip(Decoder::default().decode(ETHERNET, 0, &pkt)),
+            SkipReason::Udp
+        );
     }
 
     #[test]
@@ -538,7 +576,10 @@ mod tests {
         assert_eq!(skip(d.decode(ETHERNET, 0, &pkt)), SkipReason::Udp);
         ip6[8..12].copy_from_slice(&[0x20, 0x01, 0, 0]);
         let pkt = eth_outer_udp(40000, 50000, &ip6);
-        assert_eq!(tcp(d.decode(ETHERNET, 0, &pkt)).tunnel.unwrap().kind, TunnelKind::Teredo);
+        assert_eq!(
+            tcp(d.decode(ETHERNET, 0, &pkt)).tunnel.unwrap().kind,
+            TunnelKind::Teredo
+        );
         let pkt = eth_outer_udp(40000, 50000, &cat(&[&ip6, b"x"]));
         assert_eq!(skip(d.decode(ETHERNET, 0, &pkt)), SkipReason::Udp);
         let mut off = Decoder::new(DecodeConfig {
@@ -564,12 +605,21 @@ mod tests {
         let mut hb = hdr.clone();
         hb[2] = 0x10; // heartbeat
         let pkt = eth_outer_udp(5072, 5072, &hb);
-        assert_eq!(skip(Decoder::default().decode(ETHERNET, 0, &pkt)), SkipReason::Udp);
+        assert_eq!(
+            skip(Decoder::default().decode(ETHERNET, 0, &pkt)),
+            SkipReason::Udp
+        );
     }
 
     fn gtp(flags: u8, msg: u8, teid: u32, opt: &[u8], inner: &[u8]) -> Vec<u8> {
         let len = (opt.len() + inner.len()) as u16;
-        cat(&[&[flags, msg], &len.to_be_bytes(), &teid.to_be_bytes(), opt, inner])
+        cat(&[
+            &[flags, msg],
+            &len.to_be_bytes(),
+            &teid.to_be_bytes(),
+            opt,
+            inner,
+        ])
     }
 
     #[test]
@@ -582,11 +632,7 @@ mod tests {
         check(ETHERNET, &pkt, TunnelKind::GtpU, Some(1), b"gtp");
         // extension header chain (PDU session container, then end)
         let opt = [0, 0, 0, 0x85, 1, 0x10, 0x01, 0x00];
-        let pkt = eth_outer_udp(
-            5906,
-            2152,
-            &gtp(0x34, 255, 2, &opt, &ipv6_tcp_raw(b"g6")),
-        );
+        let pkt = eth_outer_udp(5906, 2152, &gtp(0x34, 255, 2, &opt, &ipv6_tcp_raw(b"g6")));
         check(ETHERNET, &pkt, TunnelKind::GtpU, Some(2), b"g6");
         // trailing bytes beyond the GTP length are cut
         let mut g = gtp(0x30, 255, 3, &[], &ip4);
@@ -629,6 +675,42 @@ mod tests {
     }
 
     #[test]
+    fn deepest_nesting_fits_a_small_stack() {
+        // TUNNEL_DEPTH_CEILING layers of VXLAN-in-GRE-over-VLAN, then MPLS pseudowires up to
+        // the link nesting limit, decoded on a 256 KiB stack (debug build).
+        let mut pkt = eth_ipv4_tcp(b"bottom");
+        for _ in 0..crate::decode::decoder::MAX_LINK_NESTING {
+            let mut mpls = vec![0, 1, 0x01, 0x40, 0, 0, 0, 0];
+            mpls.extend_from_slice(&pkt);
+            pkt = eth(0x8847, &mpls);
+        }
+        for i in 0..crate::decode::TUNNEL_DEPTH_CEILING {
+            if i % 2 == 0 {
+                let vx = cat(&[&[0x08, 0, 0, 0, 0, 0, i as u8, 0], &pkt]);
+                pkt = eth(0x0800, &ipv4_udp_raw(OUT_SRC4, OUT_DST4, 1, 4789, &vx));
+            } else {
+                let g = cat(&[&gre_hdr(0, 0x6558, &[]), &pkt]);
+                pkt = eth(0x8100, &cat(&[&[0, 9, 0x08, 0x00], &outer_ipv4(47, &g)]));
+            }
+        }
+        let seg = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let mut d = Decoder::new(DecodeConfig {
+                    max_tunnel_depth: usize::MAX,
+                    ..DecodeConfig::default()
+                });
+                let r = d.decode(ETHERNET, 0, &pkt);
+                let s = tcp(r);
+                (s.payload.to_vec(), s.tunnel.map(|t| t.kind))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(seg, (b"bottom".to_vec(), Some(TunnelKind::Vxlan)));
+    }
+
+    #[test]
     fn innermost_tunnel_is_reported() {
         // VXLAN inside GRE: the VXLAN layer (with the inner outer addresses) wins.
         let vx = cat(&[&[0x08, 0, 0, 0, 0, 0, 5, 0], &eth_ipv4_tcp(b"in")]);
@@ -649,7 +731,13 @@ mod tests {
         // A GTP-U packet whose outer IPv4 datagram is fragmented (as in the GTP corpus trace).
         let body: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
         let inner = ipv4_tcp_raw(&body);
-        let outer = ipv4_udp_raw(OUT_SRC4, OUT_DST4, 2152, 2152, &gtp(0x30, 255, 9, &[], &inner));
+        let outer = ipv4_udp_raw(
+            OUT_SRC4,
+            OUT_DST4,
+            2152,
+            2152,
+            &gtp(0x30, 255, 9, &[], &inner),
+        );
         let frags = fragment_v4(&outer, 1024);
         let mut d = Decoder::default();
         assert_eq!(skip(d.decode(RAW, 0, &frags[0])), SkipReason::FragmentHeld);

@@ -20,8 +20,11 @@ pub fn community_id_v1(seed: u16, a: IpAddr, a_port: u16, b: IpAddr, b_port: u16
     let (ab, bb) = (addr_bytes(&a), addr_bytes(&b));
     let (a_bytes, b_bytes) = (&ab.0[..ab.1], &bb.0[..bb.1]);
     let swap = (b_bytes, b_port) < (a_bytes, a_port);
-    let (src, sp, dst, dp) =
-        if swap { (b_bytes, b_port, a_bytes, a_port) } else { (a_bytes, a_port, b_bytes, b_port) };
+    let (src, sp, dst, dp) = if swap {
+        (b_bytes, b_port, a_bytes, a_port)
+    } else {
+        (a_bytes, a_port, b_bytes, b_port)
+    };
     let mut h = Sha1::new();
     h.update(seed.to_be_bytes());
     h.update(src);

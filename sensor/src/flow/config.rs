@@ -78,7 +78,11 @@ mod tests {
 
     #[test]
     fn sanitized_clamps() {
-        let c = FlowConfig { max_flows: 0, ..FlowConfig::default() }.sanitized();
+        let c = FlowConfig {
+            max_flows: 0,
+            ..FlowConfig::default()
+        }
+        .sanitized();
         assert_eq!(c.max_flows, 1);
     }
 }

@@ -93,7 +93,11 @@ struct Tail {
 
 impl Tail {
     fn new(cap: usize) -> Self {
-        Tail { buf: Vec::new(), base_off: 0, cap }
+        Tail {
+            buf: Vec::new(),
+            base_off: 0,
+            cap,
+        }
     }
 
     /// Forget the held bytes (after a gap, the bytes before it are not contiguous).
@@ -137,7 +141,11 @@ impl Tail {
             if over < n {
                 let need = i + n;
                 if self.buf.capacity() < need {
-                    let target = need.max(self.buf.capacity().saturating_mul(2)).max(64).min(cap).max(need);
+                    let target = need
+                        .max(self.buf.capacity().saturating_mul(2))
+                        .max(64)
+                        .min(cap)
+                        .max(need);
                     self.buf.reserve_exact(target - self.buf.len());
                 }
                 self.buf.extend_from_slice(&d[over..n]);
@@ -158,7 +166,9 @@ impl Tail {
         let mut o = from;
         while o < to {
             let i = (o.wrapping_sub(self.base_off) % self.cap as u64) as usize;
-            let n = ((to - o) as usize).min(self.cap - i).min(self.buf.len().saturating_sub(i));
+            let n = ((to - o) as usize)
+                .min(self.cap - i)
+                .min(self.buf.len().saturating_sub(i));
             if n == 0 {
                 return true;
             }
@@ -269,7 +279,10 @@ impl HalfStream {
             return 0;
         }
         match self.offset_of(seq) {
-            Some(off) if off > self.next_off as i64 && off - (self.next_off as i64) <= MAX_SEQ_JUMP as i64 => {
+            Some(off)
+                if off > self.next_off as i64
+                    && off - (self.next_off as i64) <= MAX_SEQ_JUMP as i64 =>
+            {
                 len + OOO_SEG_OVERHEAD
             }
             _ => 0,
@@ -330,7 +343,9 @@ impl HalfStream {
     }
 
     fn clear_ooo(&mut self, stats: &mut FlowStats) {
-        stats.ooo_bytes_current = stats.ooo_bytes_current.saturating_sub(self.ooo_bytes as u64);
+        stats.ooo_bytes_current = stats
+            .ooo_bytes_current
+            .saturating_sub(self.ooo_bytes as u64);
         self.ooo_bytes = 0;
         self.ooo = VecDeque::new();
     }
@@ -382,7 +397,9 @@ impl HalfStream {
     fn pop_front(&mut self, stats: &mut FlowStats) -> Option<OooSeg> {
         let seg = self.ooo.pop_front()?;
         self.ooo_bytes -= seg.data.len();
-        stats.ooo_bytes_current = stats.ooo_bytes_current.saturating_sub(seg.data.len() as u64);
+        stats.ooo_bytes_current = stats
+            .ooo_bytes_current
+            .saturating_sub(seg.data.len() as u64);
         if self.ooo.is_empty() && self.ooo.capacity() > 64 {
             self.ooo = VecDeque::new();
         }
@@ -399,7 +416,9 @@ impl HalfStream {
             let front = self.ooo.front().map(|s| (s.off, s.end()));
             match front {
                 Some((f_off, f_end)) if f_off <= self.next_off => {
-                    let Some(seg) = self.pop_front(stats) else { return };
+                    let Some(seg) = self.pop_front(stats) else {
+                        return;
+                    };
                     if f_end <= self.next_off {
                         continue; // cannot happen (invariant); drop it
                     }
@@ -463,7 +482,11 @@ impl HalfStream {
         let mut added = false;
         let mut differs = false;
         while cur < end {
-            let held = self.ooo.get(i).filter(|s| s.off <= cur).map(|s| (s.off, s.end()));
+            let held = self
+                .ooo
+                .get(i)
+                .filter(|s| s.off <= cur)
+                .map(|s| (s.off, s.end()));
             match held {
                 Some((s_off, s_end)) => {
                     let to = end.min(s_end);
@@ -480,7 +503,13 @@ impl HalfStream {
                     self.ooo_bytes += piece.len();
                     stats.ooo_bytes_current += piece.len() as u64;
                     stats.ooo_segments_buffered += 1;
-                    self.ooo.insert(i, OooSeg { off: cur, data: piece });
+                    self.ooo.insert(
+                        i,
+                        OooSeg {
+                            off: cur,
+                            data: piece,
+                        },
+                    );
                     i += 1;
                     cur = pe;
                     added = true;
@@ -621,7 +650,9 @@ impl HalfStream {
             }
             return;
         }
-        let Some(mut off) = self.offset_of(seq) else { return };
+        let Some(mut off) = self.offset_of(seq) else {
+            return;
+        };
         let next = self.next_off as i64;
         let dist = off - next;
         if dist > MAX_SEQ_JUMP as i64 {
@@ -669,7 +700,11 @@ impl HalfStream {
             if end > f {
                 stats.data_after_close += 1;
                 self.report(StreamAnomaly::DataAfterClose, out);
-                data = if off >= f { &[] } else { &data[..(f - off) as usize] };
+                data = if off >= f {
+                    &[]
+                } else {
+                    &data[..(f - off) as usize]
+                };
             }
         }
         self.accept(off, data, lim, room, stats, out);
@@ -689,7 +724,7 @@ impl HalfStream {
             return None;
         }
         let a = a as u64;
-        if self.max_ack_off.map_or(true, |m| a > m) {
+        if !matches!(self.max_ack_off, Some(m) if m >= a) {
             self.max_ack_off = Some(a);
         }
         let waiting = self.ooo.front().is_some_and(|s| s.off < a)
@@ -699,7 +734,12 @@ impl HalfStream {
 
     /// Declare the holes before `ack_off` that have data (or the FIN) after them as gaps and
     /// deliver what follows them. Bytes after the last such item stay expected.
-    pub(crate) fn skip_acked_hole<D: Deliver>(&mut self, ack_off: u64, stats: &mut FlowStats, out: &mut D) {
+    pub(crate) fn skip_acked_hole<D: Deliver>(
+        &mut self,
+        ack_off: u64,
+        stats: &mut FlowStats,
+        out: &mut D,
+    ) {
         while !self.ignoring {
             match self.ooo.front().map(|s| s.off) {
                 Some(f_off) if f_off < ack_off => {
@@ -806,11 +846,14 @@ mod tests {
             self.fins += 1;
         }
         fn wants_data(&self) -> bool {
-            self.stop_after.map_or(true, |n| self.data.len() < n)
+            !matches!(self.stop_after, Some(n) if self.data.len() >= n)
         }
     }
 
-    const LIM: Limits = Limits { max_ooo_bytes: 1 << 20, max_ooo_segments: 1024 };
+    const LIM: Limits = Limits {
+        max_ooo_bytes: 1 << 20,
+        max_ooo_segments: 1024,
+    };
 
     struct H {
         h: HalfStream,
@@ -824,13 +867,35 @@ mod tests {
         fn new(isn: u32) -> H {
             let mut h = HalfStream::new(2048);
             h.on_syn(isn);
-            H { h, st: FlowStats::default(), rec: Rec::default(), room: usize::MAX, lim: LIM }
+            H {
+                h,
+                st: FlowStats::default(),
+                rec: Rec::default(),
+                room: usize::MAX,
+                lim: LIM,
+            }
         }
         fn seg(&mut self, seq: u32, d: &[u8]) {
-            self.h.on_segment(seq, d, false, self.lim, &mut self.room, &mut self.st, &mut self.rec);
+            self.h.on_segment(
+                seq,
+                d,
+                false,
+                self.lim,
+                &mut self.room,
+                &mut self.st,
+                &mut self.rec,
+            );
         }
         fn fin(&mut self, seq: u32, d: &[u8]) {
-            self.h.on_segment(seq, d, true, self.lim, &mut self.room, &mut self.st, &mut self.rec);
+            self.h.on_segment(
+                seq,
+                d,
+                true,
+                self.lim,
+                &mut self.room,
+                &mut self.st,
+                &mut self.rec,
+            );
         }
         fn ack(&mut self, a: u32) {
             if let Some(a) = self.h.note_ack(a) {
@@ -941,7 +1006,10 @@ mod tests {
     #[test]
     fn ooo_limit_skips_holes() {
         let mut h = H::new(0);
-        h.lim = Limits { max_ooo_bytes: 10, max_ooo_segments: 2 };
+        h.lim = Limits {
+            max_ooo_bytes: 10,
+            max_ooo_segments: 2,
+        };
         h.seg(1, b"a");
         h.seg(3, b"c"); // off 2
         h.seg(5, b"e"); // off 4

@@ -69,8 +69,10 @@ pub struct FlowStats {
     pub port_reuse: u64,
     /// SYNs with a new ISN on an established flow, ignored (possible spoofing).
     pub syn_on_established_ignored: u64,
-    /// Segments with the RST flag.
+    /// Segments with the RST flag that closed a flow.
     pub rsts: u64,
+    /// RST segments for no known flow (ignored; no entry is created).
+    pub rst_without_flow: u64,
     /// FINs delivered to sinks.
     pub fins: u64,
     /// Packets of flows whose orientation is not known yet and carry no payload.

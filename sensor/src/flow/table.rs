@@ -60,7 +60,10 @@ struct List {
     tail: u32,
 }
 
-const EMPTY_LIST: List = List { head: NIL, tail: NIL };
+const EMPTY_LIST: List = List {
+    head: NIL,
+    tail: NIL,
+};
 
 struct App<S> {
     info: FlowInfo,
@@ -121,13 +124,16 @@ struct Out<'a, S: StreamSink> {
 
 impl<S: StreamSink> Deliver for Out<'_, S> {
     fn data(&mut self, data: &[u8]) {
-        self.sink.on_data(self.ctx, self.info, self.dir, self.ts, data);
+        self.sink
+            .on_data(self.ctx, self.info, self.dir, self.ts, data);
     }
     fn gap(&mut self, len: u64) {
-        self.sink.on_gap(self.ctx, self.info, self.dir, self.ts, len);
+        self.sink
+            .on_gap(self.ctx, self.info, self.dir, self.ts, len);
     }
     fn anomaly(&mut self, anomaly: StreamAnomaly) {
-        self.sink.on_anomaly(self.ctx, self.info, self.dir, self.ts, anomaly);
+        self.sink
+            .on_anomaly(self.ctx, self.info, self.dir, self.ts, anomaly);
     }
     fn fin(&mut self) {
         self.sink.on_fin(self.ctx, self.info, self.dir, self.ts);
@@ -168,14 +174,47 @@ pub(crate) fn looks_like_request(p: &[u8]) -> bool {
 /// The side of the client given the first payload, sent by `side`.
 fn orient_by_payload(seg: &TcpSegment<'_>, side: usize) -> usize {
     let p = seg.payload;
-    if looks_like_request(p) {
-        side
+    let sender_is_server = if looks_like_request(p) {
+        false
     } else if p.starts_with(b"HTTP/") {
-        1 - side
-    } else if is_server_port(seg.src_port) && !is_server_port(seg.dst_port) {
+        true
+    } else {
+        is_server_port(seg.src_port) && !is_server_port(seg.dst_port)
+    };
+    if sender_is_server {
         1 - side
     } else {
         side
+    }
+}
+
+/// The sink wants no more payload: free both directions' buffers, and end a direction whose
+/// FIN was seen but not reached yet (it will not be reached: nothing is delivered any more).
+fn stop_payload<S: StreamSink>(
+    half: &mut [HalfStream; 2],
+    app: &mut App<S>,
+    ctx: &mut S::Ctx,
+    client_side: Option<usize>,
+    ts: u64,
+    stats: &mut FlowStats,
+) {
+    for (side, h) in half.iter_mut().enumerate() {
+        h.stop(stats);
+        if h.fin_seen() && !h.fin_delivered() {
+            let dir = if client_side == Some(side) {
+                Direction::ToServer
+            } else {
+                Direction::ToClient
+            };
+            let mut out = Out {
+                sink: &mut app.sink,
+                ctx: &mut *ctx,
+                info: &app.info,
+                dir,
+                ts,
+            };
+            h.fin_now(stats, &mut out);
+        }
     }
 }
 
@@ -312,11 +351,15 @@ impl<S: StreamSink> FlowTable<S> {
 
     /// Recompute the memory charged for entry `i`.
     fn account(&mut self, i: u32) {
-        let Some(f) = self.slots.get_mut(i as usize).and_then(Option::as_mut) else { return };
+        let Some(f) = self.slots.get_mut(i as usize).and_then(Option::as_mut) else {
+            return;
+        };
         let now = Self::FLOW_OVERHEAD
             + f.half[0].mem_bytes()
             + f.half[1].mem_bytes()
-            + f.app.as_ref().map_or(0, |a| a.sink.memory_bytes() + a.info.community_id.capacity());
+            + f.app.as_ref().map_or(0, |a| {
+                a.sink.memory_bytes() + a.info.community_id.capacity()
+            });
         self.mem_used = self.mem_used.saturating_sub(f.mem) + now;
         f.mem = now;
         self.stats.memory_bytes_current = self.mem_used as u64;
@@ -330,7 +373,8 @@ impl<S: StreamSink> FlowTable<S> {
         self.stats.payload_bytes += seg.payload.len() as u64;
         self.clock = self.clock.max(ts_ns);
         let (key, side) = FlowKey::from_segment(seg);
-        let is_syn = seg.has(tcp_flags::SYN) && !seg.has(tcp_flags::ACK) && !seg.has(tcp_flags::RST);
+        let is_syn =
+            seg.has(tcp_flags::SYN) && !seg.has(tcp_flags::ACK) && !seg.has(tcp_flags::RST);
 
         let mut idx = self.map.get(&key).copied();
         if let Some(i) = idx {
@@ -351,10 +395,17 @@ impl<S: StreamSink> FlowTable<S> {
         }
         let i = match idx {
             Some(i) => i,
+            None if seg.has(tcp_flags::RST) => {
+                // Nothing to track: a reset of a connection we never saw.
+                self.stats.rst_without_flow += 1;
+                return;
+            }
             None => self.create(key, side, seg, ts_ns, ctx),
         };
         let list = match self.flow(i) {
-            Some(f) if f.had_data || (!seg.payload.is_empty() && !seg.has(tcp_flags::RST)) => ListId::Established,
+            Some(f) if f.had_data || (!seg.payload.is_empty() && !seg.has(tcp_flags::RST)) => {
+                ListId::Established
+            }
             Some(_) => ListId::Handshake,
             None => return,
         };
@@ -368,16 +419,28 @@ impl<S: StreamSink> FlowTable<S> {
         }
     }
 
-    fn classify_existing(&mut self, i: u32, seg: &TcpSegment<'_>, side: usize, is_syn: bool) -> Existing {
+    fn classify_existing(
+        &mut self,
+        i: u32,
+        seg: &TcpSegment<'_>,
+        side: usize,
+        is_syn: bool,
+    ) -> Existing {
         let stats = &mut self.stats;
-        let Some(f) = self.slots.get(i as usize).and_then(Option::as_ref) else { return Existing::Replace };
+        let Some(f) = self.slots.get(i as usize).and_then(Option::as_ref) else {
+            return Existing::Replace;
+        };
         let half = &f.half[side];
         if f.list == ListId::Closed {
             if is_syn && half.syn_isn() != Some(seg.seq) {
                 return Existing::Replace;
             }
             stats.segments_after_close += 1;
-            let data_seq = if seg.has(tcp_flags::SYN) { seg.seq.wrapping_add(1) } else { seg.seq };
+            let data_seq = if seg.has(tcp_flags::SYN) {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
             if !seg.has(tcp_flags::RST) && half.is_new_data(data_seq, seg.payload.len()) {
                 stats.data_after_close += 1;
             }
@@ -402,7 +465,9 @@ impl<S: StreamSink> FlowTable<S> {
                     // The SYN/ACK was seen first; this is the late SYN of the same connection.
                     Existing::Continue
                 } else if !f.had_data {
-                    if f.client_side.is_some_and(|c| c != side) && f.half[1 - side].syn_isn().is_some() {
+                    if f.client_side.is_some_and(|c| c != side)
+                        && f.half[1 - side].syn_isn().is_some()
+                    {
                         Existing::Continue // simultaneous open
                     } else {
                         Existing::Replace
@@ -417,7 +482,14 @@ impl<S: StreamSink> FlowTable<S> {
         }
     }
 
-    fn create(&mut self, key: FlowKey, side: usize, seg: &TcpSegment<'_>, ts: u64, ctx: &mut S::Ctx) -> u32 {
+    fn create(
+        &mut self,
+        key: FlowKey,
+        side: usize,
+        seg: &TcpSegment<'_>,
+        ts: u64,
+        ctx: &mut S::Ctx,
+    ) -> u32 {
         if self.map.len() >= self.cfg.max_flows {
             self.make_room_for_flow(ts, ctx);
         }
@@ -442,7 +514,10 @@ impl<S: StreamSink> FlowTable<S> {
             client_side: None,
             midstream: false,
             app: None,
-            half: [HalfStream::new(self.cfg.overlap_check_bytes), HalfStream::new(self.cfg.overlap_check_bytes)],
+            half: [
+                HalfStream::new(self.cfg.overlap_check_bytes),
+                HalfStream::new(self.cfg.overlap_check_bytes),
+            ],
             had_data: false,
             ignoring: false,
             mem: 0,
@@ -471,13 +546,22 @@ impl<S: StreamSink> FlowTable<S> {
     fn make_room_for_flow(&mut self, ts: u64, ctx: &mut S::Ctx) {
         self.expire_due(ts, ctx);
         while self.map.len() >= self.cfg.max_flows {
-            let Some(v) = self.lru_victim(None) else { return };
+            let Some(v) = self.lru_victim(None) else {
+                return;
+            };
             self.evict(v, ts, ctx);
         }
     }
 
     /// Before a segment that will be buffered out of order: evict other flows so it fits.
-    fn make_room_for_buffering(&mut self, i: u32, side: usize, seg: &TcpSegment<'_>, ts: u64, ctx: &mut S::Ctx) {
+    fn make_room_for_buffering(
+        &mut self,
+        i: u32,
+        side: usize,
+        seg: &TcpSegment<'_>,
+        ts: u64,
+        ctx: &mut S::Ctx,
+    ) {
         if seg.payload.is_empty() || seg.has(tcp_flags::RST) {
             return;
         }
@@ -485,7 +569,11 @@ impl<S: StreamSink> FlowTable<S> {
         if f.ignoring || f.app.is_none() {
             return;
         }
-        let seq = if seg.has(tcp_flags::SYN) { seg.seq.wrapping_add(1) } else { seg.seq };
+        let seq = if seg.has(tcp_flags::SYN) {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
         let need = f.half[side].buffer_need(seq, seg.payload.len());
         if need > 0 && self.mem_used + need > self.cfg.memcap_bytes {
             self.stats.memcap_hits += 1;
@@ -499,7 +587,11 @@ impl<S: StreamSink> FlowTable<S> {
     fn lru_victim(&self, exclude: Option<u32>) -> Option<u32> {
         let first = |l: ListId| -> Option<u32> {
             let h = self.lists[l as usize].head;
-            let h = if Some(h) == exclude { self.flow(h).map_or(NIL, |f| f.next) } else { h };
+            let h = if Some(h) == exclude {
+                self.flow(h).map_or(NIL, |f| f.next)
+            } else {
+                h
+            };
             (h != NIL).then_some(h)
         };
         if let Some(c) = first(ListId::Closed) {
@@ -542,14 +634,18 @@ impl<S: StreamSink> FlowTable<S> {
 
     fn evict_until(&mut self, target: usize, exclude: Option<u32>, ts: u64, ctx: &mut S::Ctx) {
         while self.mem_used > target {
-            let Some(v) = self.lru_victim(exclude) else { return };
+            let Some(v) = self.lru_victim(exclude) else {
+                return;
+            };
             self.evict(v, ts, ctx);
         }
     }
 
     /// Open the sink once the orientation is known, then deliver FINs seen before.
     fn open_if_oriented(&mut self, i: u32, ts: u64, ctx: &mut S::Ctx) {
-        let Some(f) = self.slots.get_mut(i as usize).and_then(Option::as_mut) else { return };
+        let Some(f) = self.slots.get_mut(i as usize).and_then(Option::as_mut) else {
+            return;
+        };
         if f.app.is_some() {
             return;
         }
@@ -572,8 +668,21 @@ impl<S: StreamSink> FlowTable<S> {
         f.app = Some(App { info, sink });
         for side in [c, 1 - c] {
             let dir = f.dir_of(side);
-            let Flow { app: Some(app), half, .. } = &mut *f else { return };
-            let mut out = Out { sink: &mut app.sink, ctx: &mut *ctx, info: &app.info, dir, ts };
+            let Flow {
+                app: Some(app),
+                half,
+                ..
+            } = &mut *f
+            else {
+                return;
+            };
+            let mut out = Out {
+                sink: &mut app.sink,
+                ctx: &mut *ctx,
+                info: &app.info,
+                dir,
+                ts,
+            };
             half[side].poll_fin(&mut self.stats, &mut out);
         }
     }
@@ -588,7 +697,9 @@ impl<S: StreamSink> FlowTable<S> {
         );
         let payload = if rst { &[][..] } else { seg.payload };
         {
-            let Some(f) = self.slots.get_mut(i as usize).and_then(Option::as_mut) else { return };
+            let Some(f) = self.slots.get_mut(i as usize).and_then(Option::as_mut) else {
+                return;
+            };
             if syn && !rst {
                 if f.client_side.is_none() {
                     f.client_side = Some(if ack { 1 - side } else { side });
@@ -610,9 +721,15 @@ impl<S: StreamSink> FlowTable<S> {
         self.open_if_oriented(i, ts, ctx);
 
         let room0 = self.cfg.memcap_bytes.saturating_sub(self.mem_used);
-        let Some(f) = self.slots.get_mut(i as usize).and_then(Option::as_mut) else { return };
+        let Some(f) = self.slots.get_mut(i as usize).and_then(Option::as_mut) else {
+            return;
+        };
         let stats = &mut self.stats;
-        let data_seq = if syn { seg.seq.wrapping_add(1) } else { seg.seq };
+        let data_seq = if syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
         if f.app.is_none() {
             stats.segments_before_orientation += 1;
             if fin && !rst {
@@ -623,14 +740,28 @@ impl<S: StreamSink> FlowTable<S> {
             }
         } else {
             let dir = f.dir_of(side);
-            let Flow { app: Some(app), half, ignoring, .. } = f else { return };
+            let client_side = f.client_side;
+            let Flow {
+                app: Some(app),
+                half,
+                ignoring,
+                ..
+            } = f
+            else {
+                return;
+            };
             if !rst && (!payload.is_empty() || fin) {
-                let mut out = Out { sink: &mut app.sink, ctx: &mut *ctx, info: &app.info, dir, ts };
-                if !*ignoring && !out.wants_data() {
+                if !*ignoring && !app.sink.wants_data() {
                     *ignoring = true;
-                    half[0].stop(stats);
-                    half[1].stop(stats);
+                    stop_payload(half, app, ctx, client_side, ts, stats);
                 }
+                let mut out = Out {
+                    sink: &mut app.sink,
+                    ctx: &mut *ctx,
+                    info: &app.info,
+                    dir,
+                    ts,
+                };
                 if *ignoring {
                     if !payload.is_empty() {
                         stats.segments_ignored_not_wanted += 1;
@@ -644,20 +775,26 @@ impl<S: StreamSink> FlowTable<S> {
                         half[side].report(StreamAnomaly::SynWithData, &mut out);
                     }
                     let mut room = room0;
-                    half[side].on_segment(data_seq, payload, fin, self.lim, &mut room, stats, &mut out);
+                    half[side]
+                        .on_segment(data_seq, payload, fin, self.lim, &mut room, stats, &mut out);
                 }
             }
             if ack && !*ignoring {
                 let other = 1 - side;
                 if let Some(a) = half[other].note_ack(seg.ack) {
-                    let mut out = Out { sink: &mut app.sink, ctx: &mut *ctx, info: &app.info, dir: dir.reverse(), ts };
+                    let mut out = Out {
+                        sink: &mut app.sink,
+                        ctx: &mut *ctx,
+                        info: &app.info,
+                        dir: dir.reverse(),
+                        ts,
+                    };
                     half[other].skip_acked_hole(a, stats, &mut out);
                 }
             }
             if !*ignoring && !app.sink.wants_data() {
                 *ignoring = true;
-                half[0].stop(stats);
-                half[1].stop(stats);
+                stop_payload(half, app, ctx, client_side, ts, stats);
             }
         }
 
@@ -681,7 +818,9 @@ impl<S: StreamSink> FlowTable<S> {
     /// Close entry `i`: finish both directions (client to server first), call `on_close`,
     /// then linger (FIN/RST) or remove it.
     fn close(&mut self, i: u32, reason: CloseReason, ts: u64, ctx: &mut S::Ctx, linger: bool) {
-        let Some(f) = self.slots.get_mut(i as usize).and_then(Option::as_mut) else { return };
+        let Some(f) = self.slots.get_mut(i as usize).and_then(Option::as_mut) else {
+            return;
+        };
         if f.list == ListId::Closed {
             return;
         }
@@ -690,7 +829,13 @@ impl<S: StreamSink> FlowTable<S> {
             if !f.ignoring {
                 for dir in [Direction::ToServer, Direction::ToClient] {
                     let side = f.side_of(dir);
-                    let mut out = Out { sink: &mut app.sink, ctx: &mut *ctx, info: &app.info, dir, ts };
+                    let mut out = Out {
+                        sink: &mut app.sink,
+                        ctx: &mut *ctx,
+                        info: &app.info,
+                        dir,
+                        ts,
+                    };
                     f.half[side].finish(stats, &mut out);
                 }
             }
@@ -737,7 +882,9 @@ impl<S: StreamSink> FlowTable<S> {
             loop {
                 let h = self.lists[list as usize].head;
                 match self.flow(h) {
-                    Some(f) if due(f, timeout) => self.close(h, CloseReason::IdleTimeout, ts, ctx, false),
+                    Some(f) if due(f, timeout) => {
+                        self.close(h, CloseReason::IdleTimeout, ts, ctx, false)
+                    }
                     _ => break,
                 }
             }
@@ -752,7 +899,11 @@ impl<S: StreamSink> FlowTable<S> {
             .slots
             .iter()
             .enumerate()
-            .filter_map(|(i, f)| f.as_ref().filter(|f| f.list != ListId::Closed).map(|f| (f.flow_id, i as u32)))
+            .filter_map(|(i, f)| {
+                f.as_ref()
+                    .filter(|f| f.list != ListId::Closed)
+                    .map(|f| (f.flow_id, i as u32))
+            })
             .collect();
         open.sort_unstable();
         for (_, i) in open {

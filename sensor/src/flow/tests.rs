@@ -75,7 +75,13 @@ impl StreamSink for TestSink {
                 calls: vec!["open".into()],
             },
         );
-        TestSink { id: info.flow_id, got: 0, stop_after: ctx.stop_after, mem: ctx.sink_mem, closed: false }
+        TestSink {
+            id: info.flow_id,
+            got: 0,
+            stop_after: ctx.stop_after,
+            mem: ctx.sink_mem,
+            closed: false,
+        }
     }
     fn on_data(&mut self, ctx: &mut Rec, info: &FlowInfo, dir: Direction, _ts: u64, data: &[u8]) {
         assert_eq!(info.flow_id, self.id);
@@ -94,7 +100,14 @@ impl StreamSink for TestSink {
         l.calls.push(format!("gap {dir:?} {len}"));
         l.gaps.push((dir, len));
     }
-    fn on_anomaly(&mut self, ctx: &mut Rec, _: &FlowInfo, dir: Direction, _ts: u64, a: StreamAnomaly) {
+    fn on_anomaly(
+        &mut self,
+        ctx: &mut Rec,
+        _: &FlowInfo,
+        dir: Direction,
+        _ts: u64,
+        a: StreamAnomaly,
+    ) {
         let l = self.log(ctx);
         l.calls.push(format!("anomaly {dir:?} {}", a.as_str()));
         l.anomalies.push((dir, a));
@@ -112,7 +125,7 @@ impl StreamSink for TestSink {
         self.closed = true;
     }
     fn wants_data(&self) -> bool {
-        self.stop_after.map_or(true, |n| self.got < n)
+        !matches!(self.stop_after, Some(n) if self.got >= n)
     }
     fn memory_bytes(&self) -> usize {
         self.mem
@@ -146,7 +159,15 @@ impl Harness {
         }
     }
 
-    pub fn send(&mut self, from: (IpAddr, u16), to: (IpAddr, u16), seq: u32, ack: u32, flags: u8, data: &[u8]) {
+    pub fn send(
+        &mut self,
+        from: (IpAddr, u16),
+        to: (IpAddr, u16),
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        data: &[u8],
+    ) {
         let seg = TcpSegment {
             src: from.0,
             dst: to.0,
@@ -212,16 +233,34 @@ fn handshake_in_order_fin_close_and_linger() {
     let s1 = SI + 1;
     h.c(c1, s1, ACK | PSH, REQ);
     h.s(s1, c1 + REQ.len() as u32, ACK | PSH, RESP);
-    h.c(c1 + REQ.len() as u32, s1 + RESP.len() as u32, ACK | FIN, b"");
-    h.s(s1 + RESP.len() as u32, c1 + REQ.len() as u32 + 1, ACK | FIN, b"");
-    h.c(c1 + REQ.len() as u32 + 1, s1 + RESP.len() as u32 + 1, ACK, b"");
+    h.c(
+        c1 + REQ.len() as u32,
+        s1 + RESP.len() as u32,
+        ACK | FIN,
+        b"",
+    );
+    h.s(
+        s1 + RESP.len() as u32,
+        c1 + REQ.len() as u32 + 1,
+        ACK | FIN,
+        b"",
+    );
+    h.c(
+        c1 + REQ.len() as u32 + 1,
+        s1 + RESP.len() as u32 + 1,
+        ACK,
+        b"",
+    );
     let l = h.only();
     assert_eq!(l.info.flow_id, 0);
     assert_eq!(l.info.client, ip(CLI.0));
     assert_eq!(l.info.client_port, CLI.1);
     assert_eq!(l.info.server_port, 80);
     assert!(!l.info.midstream);
-    assert_eq!(l.info.community_id, community_id_v1(0, ip(CLI.0), CLI.1, ip(SRV.0), 80));
+    assert_eq!(
+        l.info.community_id,
+        community_id_v1(0, ip(CLI.0), CLI.1, ip(SRV.0), 80)
+    );
     assert_eq!(l.to_server, REQ);
     assert_eq!(l.to_client, RESP);
     assert!(l.gaps.is_empty() && l.anomalies.is_empty());
@@ -299,7 +338,11 @@ fn midstream_orientation_by_port() {
         h.c(1, 1, ACK, b"\x16\x03\x01\x02\x00");
         let l = h.only();
         assert_eq!(l.info.client_port == sp, sender_is_client, "{sp}->{dp}");
-        let d = if sender_is_client { Direction::ToServer } else { Direction::ToClient };
+        let d = if sender_is_client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
         assert_eq!(l.data(d), b"\x16\x03\x01\x02\x00");
     }
 }
@@ -345,7 +388,10 @@ fn consistent_and_inconsistent_overlap() {
     let l = h.only();
     assert_eq!(&l.to_server[..20], &REQ[..20]);
     assert_eq!(&l.to_server[20..], b"XXXXXXYYYYY" as &[u8]);
-    assert_eq!(l.anomalies, vec![(Direction::ToServer, StreamAnomaly::InconsistentOverlap)]);
+    assert_eq!(
+        l.anomalies,
+        vec![(Direction::ToServer, StreamAnomaly::InconsistentOverlap)]
+    );
     assert_eq!(h.t.stats().overlaps_inconsistent, 2);
     // Inconsistent against a buffered segment.
     h.c(c1 + 100, SI + 1, ACK, b"aaaa");
@@ -364,8 +410,18 @@ fn sequence_wraps_across_u32() {
     h.c(c1.wrapping_add(20), s1, ACK, &REQ[20..]);
     h.c(c1, s1, ACK, &REQ[..20]);
     h.s(s1, c1.wrapping_add(REQ.len() as u32), ACK, RESP);
-    h.c(c1.wrapping_add(REQ.len() as u32), s1.wrapping_add(RESP.len() as u32), ACK | FIN, b"");
-    h.s(s1.wrapping_add(RESP.len() as u32), c1.wrapping_add(REQ.len() as u32 + 1), ACK | FIN, b"");
+    h.c(
+        c1.wrapping_add(REQ.len() as u32),
+        s1.wrapping_add(RESP.len() as u32),
+        ACK | FIN,
+        b"",
+    );
+    h.s(
+        s1.wrapping_add(RESP.len() as u32),
+        c1.wrapping_add(REQ.len() as u32 + 1),
+        ACK | FIN,
+        b"",
+    );
     let l = h.only();
     assert_eq!(l.to_server, REQ);
     assert_eq!(l.to_client, RESP);
@@ -409,7 +465,10 @@ fn ack_beyond_next_without_buffered_data_waits() {
 
 #[test]
 fn gap_by_ooo_limit() {
-    let mut h = Harness::new(FlowConfig { max_ooo_segments_per_direction: 3, ..cfg() });
+    let mut h = Harness::new(FlowConfig {
+        max_ooo_segments_per_direction: 3,
+        ..cfg()
+    });
     h.handshake(CI, SI);
     let c1 = CI + 1;
     // Hole at offset 0..2, then 4 single-byte segments with holes between.
@@ -419,10 +478,16 @@ fn gap_by_ooo_limit() {
     let l = h.only();
     assert_eq!(l.gaps, vec![(Direction::ToServer, 2)]);
     assert_eq!(l.to_server, &REQ[2..3]);
-    assert_eq!(l.anomalies, vec![(Direction::ToServer, StreamAnomaly::OutOfOrderLimit)]);
+    assert_eq!(
+        l.anomalies,
+        vec![(Direction::ToServer, StreamAnomaly::OutOfOrderLimit)]
+    );
     assert_eq!(h.t.stats().ooo_limit_hits, 1);
     // Byte limit as well.
-    let mut h = Harness::new(FlowConfig { max_ooo_bytes_per_direction: 10, ..cfg() });
+    let mut h = Harness::new(FlowConfig {
+        max_ooo_bytes_per_direction: 10,
+        ..cfg()
+    });
     h.handshake(CI, SI);
     h.c(c1 + 5, SI + 1, ACK, &REQ[5..30]);
     let l = h.only();
@@ -452,11 +517,19 @@ fn trailing_gap_at_close() {
     h.handshake(CI, SI);
     h.c(c1, SI + 1, ACK, REQ);
     h.s(SI + 1, c1 + REQ.len() as u32, ACK, &RESP[..10]);
-    h.s(SI + 1 + RESP.len() as u32, c1 + REQ.len() as u32, ACK | FIN, b"");
+    h.s(
+        SI + 1 + RESP.len() as u32,
+        c1 + REQ.len() as u32,
+        ACK | FIN,
+        b"",
+    );
     h.c(c1 + REQ.len() as u32, SI + 2 + RESP.len() as u32, ACK, b"");
     // The client acked the FIN, so the hole before it was declared already.
     let l = h.only();
-    assert_eq!(l.gaps, vec![(Direction::ToClient, (RESP.len() - 10) as u64)]);
+    assert_eq!(
+        l.gaps,
+        vec![(Direction::ToClient, (RESP.len() - 10) as u64)]
+    );
     assert_eq!(l.fins, vec![Direction::ToClient]);
     h.flush();
     assert_eq!(h.only().close.map(|c| c.0), Some(CloseReason::EndOfCapture));
@@ -511,7 +584,10 @@ fn data_after_fin_is_flagged() {
     let l = h.only();
     assert_eq!(l.to_server, REQ);
     assert_eq!(l.fins, vec![Direction::ToServer]);
-    assert_eq!(l.anomalies, vec![(Direction::ToServer, StreamAnomaly::DataAfterClose)]);
+    assert_eq!(
+        l.anomalies,
+        vec![(Direction::ToServer, StreamAnomaly::DataAfterClose)]
+    );
     assert!(l.close.is_none());
 }
 
@@ -524,7 +600,10 @@ fn syn_with_data_is_delivered_and_flagged() {
     h.c(CI, 0, SYN, REQ); // retransmitted SYN: same ISN, same flow
     let l = h.only();
     assert_eq!(l.to_server, REQ);
-    assert_eq!(l.anomalies, vec![(Direction::ToServer, StreamAnomaly::SynWithData)]);
+    assert_eq!(
+        l.anomalies,
+        vec![(Direction::ToServer, StreamAnomaly::SynWithData)]
+    );
     assert_eq!(h.t.stats().syn_with_data, 2);
     assert_eq!(h.t.stats().flows_created, 1);
 }
@@ -538,7 +617,10 @@ fn idle_timeout_on_packet_time() {
     h.t.expire(last + 119 * S, &mut h.rec);
     assert!(h.only().close.is_none());
     h.t.expire(last + 120 * S, &mut h.rec);
-    assert_eq!(h.only().close, Some((CloseReason::IdleTimeout, last + 120 * S)));
+    assert_eq!(
+        h.only().close,
+        Some((CloseReason::IdleTimeout, last + 120 * S))
+    );
     assert!(h.t.is_empty());
     assert_eq!(h.t.stats().closed(CloseReason::IdleTimeout), 1);
 
@@ -568,7 +650,10 @@ fn idle_timeout_on_packet_time() {
 
 #[test]
 fn max_flows_evicts_least_recently_active() {
-    let mut h = Harness::new(FlowConfig { max_flows: 2, ..cfg() });
+    let mut h = Harness::new(FlowConfig {
+        max_flows: 2,
+        ..cfg()
+    });
     for port in [40000u16, 40001] {
         h.cli.1 = port;
         h.handshake(CI, SI);
@@ -599,7 +684,11 @@ fn max_flows_evicts_least_recently_active() {
 #[test]
 fn memcap_evicts_other_flows() {
     let one = FlowTable::<TestSink>::FLOW_OVERHEAD + 10_000 + 200;
-    let mut h = Harness::new(FlowConfig { memcap_bytes: 2 * one + 100, overlap_check_bytes: 0, ..cfg() });
+    let mut h = Harness::new(FlowConfig {
+        memcap_bytes: 2 * one + 100,
+        overlap_check_bytes: 0,
+        ..cfg()
+    });
     h.rec.sink_mem = 10_000;
     for port in [40000u16, 40001, 40002] {
         h.cli.1 = port;
@@ -615,7 +704,11 @@ fn memcap_evicts_other_flows() {
     // Out-of-order data that does not fit evicts other flows first (the flow itself keeps its
     // buffer and sees no gap).
     let ovh = FlowTable::<TestSink>::FLOW_OVERHEAD;
-    let mut h = Harness::new(FlowConfig { memcap_bytes: 2 * ovh + 6000, overlap_check_bytes: 0, ..cfg() });
+    let mut h = Harness::new(FlowConfig {
+        memcap_bytes: 2 * ovh + 6000,
+        overlap_check_bytes: 0,
+        ..cfg()
+    });
     h.handshake(CI, SI);
     h.c(CI + 1, SI + 1, ACK, b"x");
     h.cli.1 = 40001;
@@ -672,8 +765,18 @@ fn wants_data_false_stops_payload_but_tracks_close() {
     h.c(c1 + 20, SI + 1, ACK, &REQ[20..]); // would be buffered: ignored
     h.c(c1 + 10, SI + 1, ACK, &REQ[10..20]);
     h.s(SI + 1, c1 + REQ.len() as u32, ACK, RESP);
-    h.c(c1 + REQ.len() as u32, SI + 1 + RESP.len() as u32, ACK | FIN, b"");
-    h.s(SI + 1 + RESP.len() as u32, c1 + REQ.len() as u32 + 1, ACK | FIN, b"");
+    h.c(
+        c1 + REQ.len() as u32,
+        SI + 1 + RESP.len() as u32,
+        ACK | FIN,
+        b"",
+    );
+    h.s(
+        SI + 1 + RESP.len() as u32,
+        c1 + REQ.len() as u32 + 1,
+        ACK | FIN,
+        b"",
+    );
     let l = h.only();
     assert_eq!(l.to_server, &REQ[..10]);
     assert!(l.to_client.is_empty());
@@ -681,6 +784,19 @@ fn wants_data_false_stops_payload_but_tracks_close() {
     assert_eq!(l.close.map(|c| c.0), Some(CloseReason::Fin));
     assert_eq!(h.t.stats().segments_ignored_not_wanted, 3);
     assert_eq!(h.t.stats().ooo_bytes_current, 0);
+
+    // A FIN waiting behind a hole ends its direction when the sink stops wanting data.
+    let mut h = Harness::new(cfg());
+    h.rec.stop_after = Some(5);
+    h.handshake(CI, SI);
+    h.c(c1 + 10, SI + 1, ACK | FIN, &REQ[10..]);
+    h.c(c1, SI + 1, ACK, &REQ[..5]);
+    assert_eq!(h.only().fins, vec![Direction::ToServer]);
+    h.s(SI + 1, c1 + REQ.len() as u32 + 1, ACK | FIN, b"");
+    let l = h.only();
+    assert_eq!(l.close.map(|c| c.0), Some(CloseReason::Fin));
+    assert_eq!(l.to_server, &REQ[..5]);
+    assert!(l.gaps.is_empty());
 }
 
 #[test]
@@ -739,9 +855,18 @@ fn flush_all_closes_in_flow_id_order() {
         h.c(1, 1, ACK, REQ);
     }
     h.flush();
-    let ids: Vec<_> = h.rec.flows.values().map(|l| (l.info.flow_id, l.info.client_port)).collect();
+    let ids: Vec<_> = h
+        .rec
+        .flows
+        .values()
+        .map(|l| (l.info.flow_id, l.info.client_port))
+        .collect();
     assert_eq!(ids, vec![(0, 40003), (1, 40001), (2, 40002)]);
-    assert!(h.rec.flows.values().all(|l| l.close.map(|c| c.0) == Some(CloseReason::EndOfCapture)));
+    assert!(h
+        .rec
+        .flows
+        .values()
+        .all(|l| l.close.map(|c| c.0) == Some(CloseReason::EndOfCapture)));
     assert_eq!(h.t.stats().flows_active, 0);
     assert_eq!(h.t.stats().closed(CloseReason::EndOfCapture), 3);
 }

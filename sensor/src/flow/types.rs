@@ -129,11 +129,25 @@ pub trait StreamSink: Sized {
     /// Called once, when the flow's orientation is known and before any other call.
     fn open(ctx: &mut Self::Ctx, info: &FlowInfo) -> Self;
     /// In-order bytes of one direction.
-    fn on_data(&mut self, ctx: &mut Self::Ctx, info: &FlowInfo, dir: Direction, ts: u64, data: &[u8]);
+    fn on_data(
+        &mut self,
+        ctx: &mut Self::Ctx,
+        info: &FlowInfo,
+        dir: Direction,
+        ts: u64,
+        data: &[u8],
+    );
     /// `len` bytes of one direction were never seen (capture loss or buffer limit).
     fn on_gap(&mut self, ctx: &mut Self::Ctx, info: &FlowInfo, dir: Direction, ts: u64, len: u64);
     /// A reassembly anomaly on this flow.
-    fn on_anomaly(&mut self, ctx: &mut Self::Ctx, info: &FlowInfo, dir: Direction, ts: u64, anomaly: StreamAnomaly);
+    fn on_anomaly(
+        &mut self,
+        ctx: &mut Self::Ctx,
+        info: &FlowInfo,
+        dir: Direction,
+        ts: u64,
+        anomaly: StreamAnomaly,
+    );
     /// The given direction ended (FIN delivered in order).
     fn on_fin(&mut self, ctx: &mut Self::Ctx, info: &FlowInfo, dir: Direction, ts: u64);
     /// The flow is gone; flush everything. No call follows.

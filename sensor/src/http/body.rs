@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn overlong_chunk_line_is_bounded() {
         let mut wire = b"5".to_vec();
-        wire.extend(std::iter::repeat(b' ').take(1000));
+        wire.extend(std::iter::repeat_n(b' ', 1000));
         let (_, p, _, _, a) = read_all(Framing::Chunked, &wire, 10);
         assert_eq!(p, Progress::Broken);
         assert!(a.contains(HttpAnomaly::InvalidChunkSize));
