@@ -8,8 +8,9 @@
 //! cumulative ACKs (every second segment), and a FIN close (client first, or server first after
 //! `Connection: close`). Sequence and acknowledgement numbers are exact and IPv4/TCP checksums
 //! are correct, so a real reassembler accepts it. Requests are a mix of user lookups, paged
-//! order listings, logins, order creation, profile updates and deletions, with bearer tokens and
-//! user agents; responses carry JSON bodies of 200 B–20 KB, about 20% chunked and 20% gzip
+//! order listings, logins, order creation, profile updates and deletions, with credentials (JWT
+//! bearer tokens with a `sub` claim, opaque bearer tokens, API keys; ~3% of requests carry
+//! none and get 401) and a dozen user agents; responses carry JSON bodies of 200 B–20 KB, about 20% chunked and 20% gzip
 //! (each distinct body is compressed once and cached), plus some 401/404 errors.
 //!
 //! Everything follows from `--seed`: the same arguments give a byte-identical file.
@@ -151,10 +152,25 @@ const LAST: &[&str] = &[
 const CITIES: &[&str] = &[
     "Berlin", "Lyon", "Austin", "Osaka", "Porto", "Leeds", "Denver", "Gdansk", "Turin", "Quebec",
 ];
-const STATUSES: &[&str] = &["pending", "paid", "shipped", "delivered", "cancelled", "refunded"];
+const STATUSES: &[&str] = &[
+    "pending",
+    "paid",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "refunded",
+];
 const PRODUCTS: &[&str] = &[
-    "wireless mouse", "usb-c hub", "mechanical keyboard", "27in monitor", "laptop stand",
-    "noise cancelling headphones", "webcam 1080p", "desk lamp", "ergonomic chair", "ssd 1tb",
+    "wireless mouse",
+    "usb-c hub",
+    "mechanical keyboard",
+    "27in monitor",
+    "laptop stand",
+    "noise cancelling headphones",
+    "webcam 1080p",
+    "desk lamp",
+    "ergonomic chair",
+    "ssd 1tb",
 ];
 const HOSTS: &[&str] = &[
     "api.shop.example",
@@ -193,7 +209,13 @@ fn iso_time(out: &mut String, secs: u64) {
     let days = secs / 86_400;
     let (y, m, d) = civil_from_days(days as i64);
     let t = secs % 86_400;
-    let _ = write!(out, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60);
+    let _ = write!(
+        out,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    );
 }
 
 fn user_json(out: &mut String, rng: &mut Rng, id: u32) {
@@ -277,10 +299,8 @@ impl Bodies {
             }
             BodyKey::Token(client) => {
                 let mut rng = keyed_rng(self.seed, 3, client.into());
-                s.push_str(r#"{"access_token":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."#);
-                token_chars(&mut s, &mut rng, 120);
-                s.push('.');
-                token_chars(&mut s, &mut rng, 43);
+                s.push_str(r#"{"access_token":""#);
+                s.push_str(&make_jwt(&mut rng, client, "api.shop.example"));
                 s.push_str(r#"","token_type":"Bearer","expires_in":3600,"refresh_token":""#);
                 rng.hex(&mut s, 64);
                 let _ = write!(s, r#"","scope":"orders:read orders:write profile","user_id":{}}}"#, client + 1);
@@ -338,13 +358,45 @@ impl Bodies {
             return &body.plain;
         }
         if body.gz.is_none() {
-            let mut enc = GzEncoder::new(Vec::with_capacity(body.plain.len() / 3 + 64), Compression::new(5));
+            let mut enc = GzEncoder::new(
+                Vec::with_capacity(body.plain.len() / 3 + 64),
+                Compression::new(5),
+            );
             enc.write_all(&body.plain).expect("writing to a Vec");
             body.gz = Some(enc.finish().expect("writing to a Vec"));
             self.gzip_runs += 1;
         }
         body.gz.as_deref().expect("set above")
     }
+}
+
+/// base64url without padding.
+fn b64url(out: &mut String, data: &[u8]) {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..=c.len() {
+            out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+}
+
+/// An HS256 JWT for user `user` (the signature is random, the claims are real).
+fn make_jwt(rng: &mut Rng, user: u32, aud: &str) -> String {
+    let mut t = String::from("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.");
+    let iat = EPOCH_SECS - rng.below(3000);
+    let claims = format!(
+        r#"{{"sub":"user-{}","iss":"https://accounts.example","aud":"{aud}","iat":{iat},"exp":{},"scope":"orders:read orders:write profile","jti":"{:016x}"}}"#,
+        user + 1,
+        iat + 3600,
+        rng.next_u64()
+    );
+    b64url(&mut t, claims.as_bytes());
+    t.push('.');
+    token_chars(&mut t, rng, 43);
+    t
 }
 
 fn token_chars(out: &mut String, rng: &mut Rng, n: usize) {
@@ -369,7 +421,9 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 fn http_date(out: &mut Vec<u8>, secs: u64) {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = secs / 86_400;
     let (y, m, d) = civil_from_days(days as i64);
     let t = secs % 86_400;
@@ -389,13 +443,14 @@ fn http_date(out: &mut Vec<u8>, secs: u64) {
 
 struct Client {
     ip: [u8; 4],
+    /// The MAC the client's frames carry (they all arrive through the gateway).
     mac: [u8; 6],
     /// Round trip sensor → client → sensor, µs.
     rtt_us: u64,
     ttl: u8,
     ua: &'static str,
-    /// Bearer token the client presents (the part after the header).
-    token: String,
+    /// The credential header line the client presents (without CRLF).
+    auth: String,
     next_port: u16,
 }
 
@@ -468,16 +523,12 @@ struct Gen {
     next_order_id: u32,
 }
 
-fn push_data(
-    q: &mut Vec<Pkt>,
-    ts0: u64,
-    gap_us: u64,
-    from_client: bool,
-    seq0: u32,
-    ack: u32,
-    buf: Buf,
-    len: usize,
-) -> (u64, u32) {
+/// Segments `len` bytes of the request (from the client) or the response (from the server,
+/// back to back at about 1 Gbit/s) at the MSS; returns the last segment's time and the next
+/// sequence number.
+fn push_data(q: &mut Vec<Pkt>, ts0: u64, seq0: u32, ack: u32, buf: Buf, len: usize) -> (u64, u32) {
+    let from_client = buf == Buf::Req;
+    let gap_us = if from_client { 8 } else { 12 };
     let mut off = 0usize;
     let mut ts = ts0;
     let mut seq = seq0;
@@ -504,7 +555,16 @@ fn push_data(
 }
 
 fn ctl(ts: u64, from_client: bool, flags: u8, seq: u32, ack: u32) -> Pkt {
-    Pkt { ts, from_client, flags, seq, ack, buf: Buf::None, start: 0, len: 0 }
+    Pkt {
+        ts,
+        from_client,
+        flags,
+        seq,
+        ack,
+        buf: Buf::None,
+        start: 0,
+        len: 0,
+    }
 }
 
 impl Gen {
@@ -583,7 +643,11 @@ impl Gen {
         let mut req_body = String::new();
         let roll = rng.below(100);
         let (status, key): (u16, Option<BodyKey>) = if roll < 32 {
-            let id = if rng.chance(0.05) { rng.range(90_000, 99_999) } else { rng.range(1, 10_000) } as u32;
+            let id = if rng.chance(0.05) {
+                rng.range(90_000, 99_999)
+            } else {
+                rng.range(1, 10_000)
+            } as u32;
             let _ = write!(req, "GET /api/v1/users/{id} HTTP/1.1\r\n");
             if !authed {
                 (401, Some(BodyKey::Unauthorized))
@@ -627,7 +691,12 @@ impl Gen {
                 if i > 0 {
                     req_body.push(',');
                 }
-                let _ = write!(req_body, r#"{{"sku":"SKU-{:05}","qty":{}}}"#, rng.below(100_000), rng.range(1, 4));
+                let _ = write!(
+                    req_body,
+                    r#"{{"sku":"SKU-{:05}","qty":{}}}"#,
+                    rng.below(100_000),
+                    rng.range(1, 4)
+                );
             }
             let _ = write!(
                 req_body,
@@ -640,7 +709,10 @@ impl Gen {
             );
             self.next_order_id += 1;
             if authed {
-                (201, Some(BodyKey::OrderCreated(2_000_000 + self.next_order_id % 4096)))
+                (
+                    201,
+                    Some(BodyKey::OrderCreated(2_000_000 + self.next_order_id % 4096)),
+                )
             } else {
                 (401, Some(BodyKey::Unauthorized))
             }
@@ -669,21 +741,33 @@ impl Gen {
             }
         } else {
             let product = rng.range(1, 500) as u32;
-            let _ = write!(req, "GET /api/v1/products/{product}/reviews?sort=helpful HTTP/1.1\r\n");
+            let _ = write!(
+                req,
+                "GET /api/v1/products/{product}/reviews?sort=helpful HTTP/1.1\r\n"
+            );
             (200, Some(BodyKey::Reviews(product)))
         };
-        let _ = write!(req, "Host: {host}\r\nUser-Agent: {}\r\nAccept: application/json\r\n", client.ua);
+        let _ = write!(
+            req,
+            "Host: {host}\r\nUser-Agent: {}\r\nAccept: application/json\r\n",
+            client.ua
+        );
         if gzip || !client.ua.starts_with("curl") {
             req.extend_from_slice(b"Accept-Encoding: gzip, deflate, br\r\n");
         }
         if authed {
-            let _ = write!(req, "Authorization: Bearer {}\r\n", client.token);
+            req.extend_from_slice(client.auth.as_bytes());
+            req.extend_from_slice(b"\r\n");
         }
         let mut rid = String::with_capacity(32);
         rng.hex(&mut rid, 32);
         let _ = write!(req, "X-Request-Id: {rid}\r\n");
         if !req_body.is_empty() {
-            let _ = write!(req, "Content-Type: application/json\r\nContent-Length: {}\r\n", req_body.len());
+            let _ = write!(
+                req,
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                req_body.len()
+            );
         }
         if close {
             req.extend_from_slice(b"Connection: close\r\n");
@@ -709,7 +793,10 @@ impl Gen {
         let chunked = chunked && key.is_some();
         let resp = &mut conn.resp;
         resp.clear();
-        let _ = write!(resp, "HTTP/1.1 {status} {reason}\r\nServer: nginx/1.24.0\r\nDate: ");
+        let _ = write!(
+            resp,
+            "HTTP/1.1 {status} {reason}\r\nServer: nginx/1.24.0\r\nDate: "
+        );
         http_date(resp, EPOCH_SECS + (t + think_us) / 1_000_000);
         resp.extend_from_slice(b"\r\n");
         if key.is_some() {
@@ -764,31 +851,39 @@ impl Gen {
 
         // Packets: request segments back to back, the server's response after its think
         // time (a bare ACK first if it thinks long), client ACKs every second segment.
-        let (t_req_end, c_seq) = push_data(q, t, 8, true, conn.c_seq, conn.s_seq, Buf::Req, conn.req.len());
+        let (t_req_end, c_seq) = push_data(q, t, conn.c_seq, conn.s_seq, Buf::Req, conn.req.len());
         conn.c_seq = c_seq;
         let mut t_resp = t_req_end + conn.rtt_s + think_us;
         if think_us > 20_000 || conn.req.len() > MSS {
-            q.push(ctl(t_req_end + conn.rtt_s / 2 + 40, false, ACK, conn.s_seq, conn.c_seq));
+            q.push(ctl(
+                t_req_end + conn.rtt_s / 2 + 40,
+                false,
+                ACK,
+                conn.s_seq,
+                conn.c_seq,
+            ));
             t_resp += 5;
         }
         let resp_len = conn.resp.len();
         let first_seq = conn.s_seq;
-        let (t_resp_end, s_seq) = push_data(q, t_resp, 12, false, first_seq, conn.c_seq, Buf::Resp, resp_len);
+        let (t_resp_end, s_seq) = push_data(q, t_resp, first_seq, conn.c_seq, Buf::Resp, resp_len);
         conn.s_seq = s_seq;
         let segs = resp_len.div_ceil(MSS);
-        let mut t_last_ack = t_resp_end;
         for i in (2..=segs).step_by(2) {
             let acked = first_seq.wrapping_add((i * MSS).min(resp_len) as u32);
             let at = t_resp + (i as u64 - 1) * 12 + rtt_c;
             q.push(ctl(at, true, ACK, conn.c_seq, acked));
-            t_last_ack = at;
         }
         if segs % 2 == 1 && !close {
             // Odd last segment: delayed ACK, unless the next request comes first.
-            t_last_ack = t_resp_end + rtt_c + 200;
-            q.push(ctl(t_last_ack, true, ACK, conn.c_seq, conn.s_seq));
+            q.push(ctl(
+                t_resp_end + rtt_c + 200,
+                true,
+                ACK,
+                conn.c_seq,
+                conn.s_seq,
+            ));
         }
-        let _ = t_last_ack;
     }
 
     fn write_packet(&mut self, conn: &Conn, p: &Pkt) -> std::io::Result<()> {
@@ -806,9 +901,29 @@ impl Gen {
         f.clear();
         // Ethernet: traffic from clients comes in through the gateway.
         let (dmac, smac_, src, dst, sport, dport, ttl, ipid, win) = if p.from_client {
-            (smac, client.mac, client.ip, sip, conn.sport, conn.dport, client.ttl, conn.c_ipid, 502u16)
+            (
+                smac,
+                client.mac,
+                client.ip,
+                sip,
+                conn.sport,
+                conn.dport,
+                client.ttl,
+                conn.c_ipid,
+                502u16,
+            )
         } else {
-            (client.mac, smac, sip, client.ip, conn.dport, conn.sport, 64u8, conn.s_ipid, 501u16)
+            (
+                client.mac,
+                smac,
+                sip,
+                client.ip,
+                conn.dport,
+                conn.sport,
+                64u8,
+                conn.s_ipid,
+                501u16,
+            )
         };
         f.extend_from_slice(&dmac);
         f.extend_from_slice(&smac_);
@@ -837,10 +952,8 @@ impl Gen {
         }
         f.extend_from_slice(payload);
         let tcp_len = (tcp_hlen + payload.len()) as u64;
-        let pseudo = u64::from(u32::from_be_bytes(src))
-            + u64::from(u32::from_be_bytes(dst))
-            + 6
-            + tcp_len;
+        let pseudo =
+            u64::from(u32::from_be_bytes(src)) + u64::from(u32::from_be_bytes(dst)) + 6 + tcp_len;
         let tc = fold(sum32(pseudo, &f[34..]));
         f[50..52].copy_from_slice(&tc.to_be_bytes());
 
@@ -885,9 +998,18 @@ fn fold(mut sum: u64) -> u16 {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(args.clients >= 1 && args.clients <= MAX_CLIENTS, "--clients must be 1..={MAX_CLIENTS}");
-    anyhow::ensure!(args.servers >= 1 && args.servers <= 200, "--servers must be 1..=200");
-    anyhow::ensure!(args.requests_per_conn >= 1, "--requests-per-conn must be at least 1");
+    anyhow::ensure!(
+        args.clients >= 1 && args.clients <= MAX_CLIENTS,
+        "--clients must be 1..={MAX_CLIENTS}"
+    );
+    anyhow::ensure!(
+        args.servers >= 1 && args.servers <= 200,
+        "--servers must be 1..=200"
+    );
+    anyhow::ensure!(
+        args.requests_per_conn >= 1,
+        "--requests-per-conn must be at least 1"
+    );
     anyhow::ensure!(args.duration_secs > 0.0, "--duration-secs must be positive");
     let started = Instant::now();
     let mut rng = Rng::new(args.seed);
@@ -896,23 +1018,39 @@ fn main() -> anyhow::Result<()> {
         .map(|i| {
             let ip = (CLIENT_BASE + i).to_be_bytes();
             let mut crng = keyed_rng(args.seed, 10, i.into());
-            let mut token = String::from("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.");
-            token_chars(&mut token, &mut crng, 96);
-            token.push('.');
-            token_chars(&mut token, &mut crng, 43);
+            let jwt = make_jwt(&mut crng, i, HOSTS[i as usize % HOSTS.len()]);
+            // Most clients present a JWT, some an opaque bearer token, some an API key.
+            let auth = match crng.below(10) {
+                0..=6 => format!("Authorization: Bearer {jwt}"),
+                7 | 8 => {
+                    let mut t = String::from("Authorization: Bearer at_");
+                    token_chars(&mut t, &mut crng, 40);
+                    t
+                }
+                _ => {
+                    let mut t = String::from("X-API-Key: sk_live_");
+                    crng.hex(&mut t, 32);
+                    t
+                }
+            };
             Client {
                 ip,
                 mac: GW_MAC,
                 rtt_us: crng.log_uniform(2_000.0, 150_000.0) as u64,
                 ttl: *crng.pick(&[44u8, 48, 50, 52, 54, 55, 57, 58, 60, 115, 116, 118]),
-                ua: crng.pick(USER_AGENTS),
-                token,
+                ua: USER_AGENTS[crng.below(USER_AGENTS.len() as u64) as usize],
+                auth,
                 next_port: crng.range(32_768, 60_000) as u16,
             }
         })
         .collect();
     let servers: Vec<([u8; 4], [u8; 6])> = (0..args.servers)
-        .map(|i| ((SERVER_BASE + i).to_be_bytes(), [0x02, 0x42, 0xc6, 0x13, 0xff, (10 + i) as u8]))
+        .map(|i| {
+            (
+                (SERVER_BASE + i).to_be_bytes(),
+                [0x02, 0x42, 0xc6, 0x13, 0xff, (10 + i) as u8],
+            )
+        })
         .collect();
 
     // Connections: request counts around the mean, round-robin over clients so that every
@@ -930,7 +1068,11 @@ fn main() -> anyhow::Result<()> {
         let client = id % args.clients;
         let c = &mut clients[client as usize];
         let sport = c.next_port;
-        c.next_port = if c.next_port >= 60_999 { 32_768 } else { c.next_port + 1 };
+        c.next_port = if c.next_port >= 60_999 {
+            32_768
+        } else {
+            c.next_port + 1
+        };
         let server = rng.below(u64::from(args.servers)) as u32;
         conns.push(Conn {
             client,
@@ -952,7 +1094,8 @@ fn main() -> anyhow::Result<()> {
         heap.push(Reverse((rng.below(duration_us), id)));
     }
 
-    let file = File::create(&args.out).map_err(|e| anyhow::anyhow!("{}: {e}", args.out.display()))?;
+    let file =
+        File::create(&args.out).map_err(|e| anyhow::anyhow!("{}: {e}", args.out.display()))?;
     let mut out = BufWriter::with_capacity(4 << 20, file);
     // Classic pcap global header: microsecond magic, v2.4, snaplen 262144, Ethernet.
     let mut gh = Vec::with_capacity(24);
@@ -967,7 +1110,11 @@ fn main() -> anyhow::Result<()> {
 
     let mut g = Gen {
         rng,
-        bodies: Bodies { seed: args.seed, map: HashMap::new(), gzip_runs: 0 },
+        bodies: Bodies {
+            seed: args.seed,
+            map: HashMap::new(),
+            gzip_runs: 0,
+        },
         clients,
         servers,
         out,
@@ -987,15 +1134,14 @@ fn main() -> anyhow::Result<()> {
 
     let mut last_ts = 0u64;
     while let Some(Reverse((ts, id))) = heap.pop() {
-        let mut conn = std::mem::replace(&mut conns[id as usize], placeholder());
-        if conn.queue.is_empty() && !g.step(&mut conn, ts) {
-            conns[id as usize] = conn;
+        let conn = &mut conns[id as usize];
+        if conn.queue.is_empty() && !g.step(conn, ts) {
             continue;
         }
         let p = conn.queue.pop_front().expect("step queued packets");
         debug_assert!(p.ts >= last_ts);
         last_ts = p.ts;
-        g.write_packet(&conn, &p)?;
+        g.write_packet(conn, &p)?;
         if p.from_client {
             conn.c_ipid = conn.c_ipid.wrapping_add(1);
         } else {
@@ -1008,6 +1154,7 @@ fn main() -> anyhow::Result<()> {
                 // idle keep-alive connection is closed a little later.
                 let think = match conn.phase {
                     Phase::Open if conn.remaining > 0 => g.rng.log_uniform(5_000.0, 1_500_000.0),
+                    Phase::Open if conn.server_closes => g.rng.log_uniform(20.0, 500.0),
                     Phase::Open => g.rng.log_uniform(10_000.0, 3_000_000.0),
                     _ => 1.0,
                 };
@@ -1015,7 +1162,6 @@ fn main() -> anyhow::Result<()> {
             }
         };
         heap.push(Reverse((next, id)));
-        conns[id as usize] = conn;
     }
     g.out.flush()?;
     drop(g.out);
@@ -1049,24 +1195,4 @@ fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn placeholder() -> Conn {
-    Conn {
-        client: 0,
-        server: 0,
-        sport: 0,
-        dport: 0,
-        remaining: 0,
-        server_closes: false,
-        phase: Phase::Done,
-        c_seq: 0,
-        s_seq: 0,
-        c_ipid: 0,
-        s_ipid: 0,
-        rtt_s: 0,
-        queue: VecDeque::new(),
-        req: Vec::new(),
-        resp: Vec::new(),
-    }
 }
