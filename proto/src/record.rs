@@ -7,6 +7,7 @@
 
 use crate::time::{as_rfc3339, TimestampNs};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// One HTTP request/response exchange as seen on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,11 +34,11 @@ pub struct RequestRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Always `event`.
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// `["network", "web"]`.
-    pub category: Vec<String>,
+    pub category: Vec<Cow<'static, str>>,
     /// `apitap.http`.
-    pub dataset: String,
+    pub dataset: Cow<'static, str>,
     #[serde(with = "as_rfc3339")]
     pub start: TimestampNs,
     #[serde(with = "as_rfc3339")]
@@ -55,9 +56,9 @@ pub struct Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
     /// `tcp`.
-    pub transport: String,
+    pub transport: Cow<'static, str>,
     /// `http`.
-    pub protocol: String,
+    pub protocol: Cow<'static, str>,
     pub community_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<Vlan>,
@@ -186,8 +187,8 @@ pub struct Tunnel {
 /// Who the caller is, as far as the request says, never in clear.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
-    /// Where it came from: `basic`, `jwt`, `bearer`, `api_key`, `session_cookie`.
-    pub kind: String,
+    /// Where it came from: `basic`, `jwt`, `bearer`, `digest`, `api_key`, `session_cookie`.
+    pub kind: Cow<'static, str>,
     /// Keyed hash of the identity (`k1:` + hex), or the clear value when redaction is off.
     pub id: String,
     /// The header or cookie name it was taken from, e.g. `x-api-key`.

@@ -211,6 +211,7 @@ fn execute(
     let builder = RecordBuilder {
         redactor: Redactor::new(cfg.redaction.mode, key),
         options: RecordOptions {
+            with_extras: false,
             write_bodies: cfg.records.write_bodies,
             written_body_bytes: cfg.records.written_body_bytes,
         },

@@ -96,7 +96,10 @@ pub fn run(
     let progress = progress_bar(opts.progress, source.as_ref());
     let mut pace: Option<(Instant, u64)> = None;
     let mut last_metrics = Instant::now();
+    // Wall time of the last idle read that followed packets (reading the clock per packet
+    // would cost more than the packet).
     let mut last_packet_wall = Instant::now();
+    let mut saw_packet = false;
     let mut n: u64 = 0;
     loop {
         if opts.stop.load(Ordering::Relaxed) {
@@ -121,12 +124,15 @@ pub fn run(
                     }
                 }
                 engine.packet(&p);
-                last_packet_wall = Instant::now();
+                saw_packet = true;
             }
             Next::Idle => {
                 // Live capture and no traffic: let packet time run on with the wall clock
                 // so idle flows still expire.
-                if engine.now_ns() > 0 {
+                if saw_packet {
+                    saw_packet = false;
+                    last_packet_wall = Instant::now();
+                } else if engine.now_ns() > 0 {
                     let idle = last_packet_wall.elapsed().as_nanos() as u64;
                     engine.tick(engine.now_ns().saturating_add(idle));
                     last_packet_wall = Instant::now();

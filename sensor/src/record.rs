@@ -5,12 +5,16 @@ use crate::flow::FlowInfo;
 use crate::http::{Exchange, Head};
 use crate::redact::Redactor;
 use apitap_proto as proto;
+use std::borrow::Cow;
 
 /// Record options.
 #[derive(Debug, Clone, Default)]
 pub struct RecordOptions {
     /// Write (masked) body prefixes into `apitap.*.body_prefix`.
     pub write_bodies: bool,
+    /// Fill the in-memory extras (redacted headers, body prefixes) for an analyzer that
+    /// reads them; off when nothing consumes them.
+    pub with_extras: bool,
     /// Largest body prefix written, in bytes.
     pub written_body_bytes: usize,
 }
@@ -27,6 +31,9 @@ fn lossy(b: &[u8]) -> String {
 /// A request-target as text without losing bytes: valid UTF-8 as is, every byte of an
 /// invalid sequence percent-encoded (which is what a URL would carry anyway).
 pub fn target_text(b: &[u8]) -> String {
+    if let Ok(s) = std::str::from_utf8(b) {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(b.len());
     for chunk in b.utf8_chunks() {
         out.push_str(chunk.valid());
@@ -110,9 +117,9 @@ impl RecordBuilder {
         proto::RequestRecord {
             timestamp: start,
             event: proto::Event {
-                kind: "event".into(),
-                category: vec!["network".into(), "web".into()],
-                dataset: "apitap.http".into(),
+                kind: Cow::Borrowed("event"),
+                category: vec![Cow::Borrowed("network"), Cow::Borrowed("web")],
+                dataset: Cow::Borrowed("apitap.http"),
                 start,
                 end,
                 duration: end - start,
@@ -126,8 +133,8 @@ impl RecordBuilder {
                 port: flow.server_port,
             },
             network: proto::Network {
-                transport: "tcp".into(),
-                protocol: "http".into(),
+                transport: Cow::Borrowed("tcp"),
+                protocol: Cow::Borrowed("http"),
                 community_id: flow.community_id.clone(),
                 vlan: flow.vlan.map(|id| proto::Vlan { id }),
             },
@@ -178,17 +185,21 @@ impl RecordBuilder {
                     body_prefix: written(&r.body.prefix),
                 }),
                 identity: identity.map(|i| proto::Identity {
-                    kind: i.kind.into(),
+                    kind: Cow::Borrowed(i.kind),
                     id: i.id,
                     source: Some(i.source),
                 }),
                 midstream: flow.midstream,
             },
-            extras: proto::Extras {
-                request_headers: head.map(|h| self.headers(h)).unwrap_or_default(),
-                response_headers: resp.map(|r| self.headers(&r.head)).unwrap_or_default(),
-                request_body: req.map(|r| r.body.prefix.clone()).unwrap_or_default(),
-                response_body: resp.map(|r| r.body.prefix.clone()).unwrap_or_default(),
+            extras: if self.options.with_extras {
+                proto::Extras {
+                    request_headers: head.map(|h| self.headers(h)).unwrap_or_default(),
+                    response_headers: resp.map(|r| self.headers(&r.head)).unwrap_or_default(),
+                    request_body: req.map(|r| r.body.prefix.clone()).unwrap_or_default(),
+                    response_body: resp.map(|r| r.body.prefix.clone()).unwrap_or_default(),
+                }
+            } else {
+                proto::Extras::default()
             },
         }
     }

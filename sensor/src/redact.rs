@@ -6,6 +6,8 @@
 //! password value leaves this module in clear; only `k1:`-prefixed keyed hashes do.
 
 use base64::Engine as _;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// How secrets are written.
@@ -93,11 +95,21 @@ pub struct CallerIdentity {
 pub struct Redactor {
     mode: RedactMode,
     key: [u8; 32],
+    /// Authorization value → identity, because clients resend the same credentials on
+    /// every request (bounded: cleared when full).
+    auth_cache: RefCell<HashMap<Vec<u8>, Option<CallerIdentity>>>,
 }
+
+/// Entries kept in the Authorization → identity cache before it is cleared.
+const AUTH_CACHE_ENTRIES: usize = 16_384;
 
 impl Redactor {
     pub fn new(mode: RedactMode, key: [u8; 32]) -> Redactor {
-        Redactor { mode, key }
+        Redactor {
+            mode,
+            key,
+            auth_cache: RefCell::new(HashMap::new()),
+        }
     }
 
     pub fn mode(&self) -> RedactMode {
@@ -109,11 +121,13 @@ impl Redactor {
         match self.mode {
             RedactMode::None => String::from_utf8_lossy(value).into_owned(),
             RedactMode::Hash => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
                 let h = blake3::keyed_hash(&self.key, value);
                 let mut s = String::with_capacity(3 + 32);
                 s.push_str("k1:");
                 for b in &h.as_bytes()[..16] {
-                    s.push_str(&format!("{b:02x}"));
+                    s.push(char::from(HEX[usize::from(b >> 4)]));
+                    s.push(char::from(HEX[usize::from(b & 0x0f)]));
                 }
                 s
             }
@@ -142,7 +156,7 @@ impl Redactor {
     ) -> Option<CallerIdentity> {
         for (name, value) in headers.clone() {
             if name.eq_ignore_ascii_case(b"authorization") {
-                if let Some(id) = self.identity_from_authorization(value) {
+                if let Some(id) = self.cached_authorization(value) {
                     return Some(id);
                 }
             }
@@ -182,6 +196,19 @@ impl Redactor {
             }
         }
         None
+    }
+
+    fn cached_authorization(&self, value: &[u8]) -> Option<CallerIdentity> {
+        if let Some(hit) = self.auth_cache.borrow().get(value) {
+            return hit.clone();
+        }
+        let id = self.identity_from_authorization(value);
+        let mut cache = self.auth_cache.borrow_mut();
+        if cache.len() >= AUTH_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(value.to_vec(), id.clone());
+        id
     }
 
     fn identity_from_authorization(&self, value: &[u8]) -> Option<CallerIdentity> {

@@ -1,11 +1,14 @@
-//! Packet sources: capture files (pcap and pcapng, several merged in timestamp order) and
-//! live interfaces, all through libpcap, behind one [`PacketSource`] trait.
+//! Packet sources behind one [`PacketSource`] trait: classic pcap files through a pure-Rust
+//! reader with large buffered reads (pcap-parser), other capture files (pcapng, ...) and
+//! live interfaces through libpcap, and several files merged in timestamp order.
 //!
 //! Timestamps are read with nanosecond precision and are the only clock the rest of the
 //! sensor uses.
 
 use anyhow::{Context as _, Result};
 use pcap::{Active, Capture, Offline, Precision};
+use pcap_parser::traits::PcapReaderIterator as _;
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError};
 use std::path::{Path, PathBuf};
 
 /// One captured packet, borrowed from the source until the next call.
@@ -108,17 +111,26 @@ impl PacketSource for FileSource {
 
 /// Several capture files merged by timestamp (a stable merge: ties go to the earlier file).
 pub struct MergedFiles {
-    files: Vec<FileSource>,
-    /// The next packet of each file, copied out: (ts, wire_len, bytes), or None when done.
-    heads: Vec<Option<(u64, u32, Vec<u8>)>>,
+    files: Vec<Box<dyn PacketSource>>,
+    /// The next packet of each file, copied out, or None when that file is done.
+    heads: Vec<Option<Peeked>>,
     current: Vec<u8>,
+}
+
+/// A packet copied out of one of the merged files, waiting for its turn.
+#[derive(Debug, Clone, Default)]
+struct Peeked {
+    ts_ns: u64,
+    linktype: i32,
+    wire_len: u32,
+    data: Vec<u8>,
 }
 
 impl MergedFiles {
     pub fn open(paths: &[PathBuf]) -> Result<MergedFiles> {
         let mut files = Vec::with_capacity(paths.len());
         for p in paths {
-            files.push(FileSource::open(p)?);
+            files.push(open_file(p)?);
         }
         let mut m = MergedFiles {
             heads: vec![None; files.len()],
@@ -132,12 +144,17 @@ impl MergedFiles {
     }
 
     fn refill(&mut self, i: usize) -> Result<()> {
-        let mut buf = self.heads[i].take().map(|(_, _, b)| b).unwrap_or_default();
+        let mut data = self.heads[i].take().map(|p| p.data).unwrap_or_default();
         match self.files[i].next_packet()? {
             Next::Packet(p) => {
-                buf.clear();
-                buf.extend_from_slice(p.data);
-                self.heads[i] = Some((p.ts_ns, p.wire_len, buf));
+                data.clear();
+                data.extend_from_slice(p.data);
+                self.heads[i] = Some(Peeked {
+                    ts_ns: p.ts_ns,
+                    linktype: p.linktype,
+                    wire_len: p.wire_len,
+                    data,
+                });
             }
             Next::End | Next::Idle => self.heads[i] = None,
         }
@@ -151,24 +168,26 @@ impl PacketSource for MergedFiles {
             .heads
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| h.as_ref().map(|(ts, _, _)| (*ts, i)))
+            .filter_map(|(i, h)| h.as_ref().map(|p| (p.ts_ns, i)))
             .min();
         let Some((_, i)) = best else {
             return Ok(Next::End);
         };
-        let Some((ts, wire_len, data)) = self.heads[i].take() else {
+        let Some(p) = self.heads[i].take() else {
             return Ok(Next::End);
         };
-        let linktype = self.files[i].linktype;
         // Keep the bytes we hand out; give the old buffer back to this file for reuse.
-        let old = std::mem::replace(&mut self.current, data);
-        self.heads[i] = Some((0, 0, old));
+        let old = std::mem::replace(&mut self.current, p.data);
+        self.heads[i] = Some(Peeked {
+            data: old,
+            ..Peeked::default()
+        });
         self.refill(i)?;
         Ok(Next::Packet(PacketRef {
-            ts_ns: ts,
-            linktype,
+            ts_ns: p.ts_ns,
+            linktype: p.linktype,
             data: &self.current,
-            wire_len,
+            wire_len: p.wire_len,
         }))
     }
     fn progress(&self) -> Option<(u64, u64)> {
@@ -249,12 +268,137 @@ impl PacketSource for LiveSource {
     }
 }
 
+/// Opens a capture file with the fastest reader that understands it.
+pub fn open_file(path: &Path) -> Result<Box<dyn PacketSource>> {
+    if LegacyFileSource::is_classic_pcap(path)? {
+        Ok(Box::new(LegacyFileSource::open(path)?))
+    } else {
+        Ok(Box::new(FileSource::open(path)?))
+    }
+}
+
 /// Opens one file directly, several merged.
 pub fn open_files(paths: &[PathBuf]) -> Result<Box<dyn PacketSource>> {
     anyhow::ensure!(!paths.is_empty(), "no capture file given");
     if paths.len() == 1 {
-        Ok(Box::new(FileSource::open(&paths[0])?))
+        open_file(&paths[0])
     } else {
         Ok(Box::new(MergedFiles::open(paths)?))
+    }
+}
+
+/// Read buffer of the classic-pcap reader (also the largest record it accepts).
+const LEGACY_BUFFER_BYTES: usize = 4 << 20;
+
+/// A classic (libpcap-format) capture file read in large blocks, records handed out
+/// straight from the read buffer: one copy (the kernel's) per byte.
+pub struct LegacyFileSource {
+    reader: LegacyPcapReader<std::fs::File>,
+    linktype: i32,
+    nanos: bool,
+    /// Bytes of the record handed out last, consumed on the next call.
+    pending: usize,
+    total: u64,
+    path: PathBuf,
+}
+
+/// What the reader's next block is, decided before borrowing it for the caller.
+enum Step {
+    Packet,
+    Skip(usize),
+    Refill,
+    End,
+}
+
+impl LegacyFileSource {
+    /// Whether the file starts with a classic pcap magic number (either byte order,
+    /// micro- or nanosecond timestamps).
+    pub fn is_classic_pcap(path: &Path) -> Result<bool> {
+        use std::io::Read as _;
+        let mut magic = [0u8; 4];
+        let mut f = std::fs::File::open(path)
+            .with_context(|| format!("opening capture file {}", path.display()))?;
+        if f.read_exact(&mut magic).is_err() {
+            return Ok(false);
+        }
+        Ok(matches!(
+            u32::from_le_bytes(magic),
+            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1
+        ))
+    }
+
+    pub fn open(path: &Path) -> Result<LegacyFileSource> {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("opening capture file {}", path.display()))?;
+        let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut reader = LegacyPcapReader::new(LEGACY_BUFFER_BYTES, file)
+            .map_err(|e| anyhow::anyhow!("reading the pcap header of {}: {e:?}", path.display()))?;
+        let (offset, linktype, nanos) = match reader.next() {
+            Ok((offset, PcapBlockOwned::LegacyHeader(h))) => {
+                (offset, h.network.0, h.is_nanosecond_precision())
+            }
+            _ => anyhow::bail!("{} has no pcap header", path.display()),
+        };
+        reader.consume(offset);
+        Ok(LegacyFileSource {
+            reader,
+            linktype,
+            nanos,
+            pending: 0,
+            total,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn step(&mut self) -> Result<Step> {
+        match self.reader.next() {
+            Ok((_, PcapBlockOwned::Legacy(_))) => Ok(Step::Packet),
+            Ok((offset, _)) => Ok(Step::Skip(offset)),
+            Err(PcapError::Eof) => Ok(Step::End),
+            Err(PcapError::Incomplete(_)) => Ok(Step::Refill),
+            Err(PcapError::UnexpectedEof) => {
+                tracing::warn!(path = %self.path.display(), "capture file ends inside a packet record (truncated file)");
+                Ok(Step::End)
+            }
+            Err(e) => anyhow::bail!("reading {}: {e:?}", self.path.display()),
+        }
+    }
+}
+
+impl PacketSource for LegacyFileSource {
+    fn next_packet(&mut self) -> Result<Next<'_>> {
+        if self.pending > 0 {
+            // No shift here: `refill` moves the unread tail once per buffer instead.
+            self.reader.consume_noshift(self.pending);
+            self.pending = 0;
+        }
+        loop {
+            match self.step()? {
+                Step::Packet => break,
+                Step::Skip(offset) => self.reader.consume_noshift(offset),
+                Step::Refill => self
+                    .reader
+                    .refill()
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e:?}", self.path.display()))?,
+                Step::End => return Ok(Next::End),
+            }
+        }
+        let Ok((offset, PcapBlockOwned::Legacy(b))) = self.reader.next() else {
+            anyhow::bail!(
+                "reading {}: record vanished between two reads",
+                self.path.display()
+            );
+        };
+        self.pending = offset;
+        let frac = u64::from(b.ts_usec) * if self.nanos { 1 } else { 1_000 };
+        Ok(Next::Packet(PacketRef {
+            ts_ns: u64::from(b.ts_sec) * 1_000_000_000 + frac,
+            linktype: self.linktype,
+            data: b.data,
+            wire_len: b.origlen,
+        }))
+    }
+    fn progress(&self) -> Option<(u64, u64)> {
+        Some((self.reader.consumed() as u64, self.total))
     }
 }

@@ -488,6 +488,10 @@ impl HttpConnection {
         if let Some(t) = self.txns.back_mut() {
             t.anomalies.union(content_anoms);
         }
+        let mut content = content;
+        if let Framing::Length(n) = framing {
+            content.reserve_for(n);
+        }
         let reader = BodyReader::new(framing, self.cfg.max_chunk_line_bytes);
         self.req.state = SideState::Body(Box::new(BodyInProgress { reader, content }));
         if let SideState::Body(b) = &self.req.state {
@@ -780,6 +784,10 @@ impl HttpConnection {
         let mut content_anoms = AnomalySet::default();
         let content = Content::new(coding, capture, limit, &mut content_anoms);
         txn.anomalies.union(content_anoms);
+        let mut content = content;
+        if let Framing::Length(n) = framing {
+            content.reserve_for(n);
+        }
         let reader = BodyReader::new(framing, max_line);
         let done = reader.is_done();
         self.resp.state = SideState::Body(Box::new(BodyInProgress { reader, content }));

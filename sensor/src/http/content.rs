@@ -136,6 +136,33 @@ impl Content {
         Content { bytes: 0, decoder }
     }
 
+    /// Sizes the prefix buffer for a body of about `wire_len` bytes, so it is not grown
+    /// (and copied) piece by piece. Compressed bodies are assumed to expand about 4×.
+    pub fn reserve_for(&mut self, wire_len: u64) {
+        let factor = if matches!(self.decoder_kind(), Coding::Identity) {
+            1
+        } else {
+            4
+        };
+        let c = match &mut self.decoder {
+            Decoder::Identity(c) | Decoder::Stopped(c) | Decoder::DeflatePending(c, _) => c,
+            Decoder::Gzip(d) => d.get_mut(),
+            Decoder::Zlib(d) => d.get_mut(),
+            Decoder::Raw(d) => d.get_mut(),
+        };
+        let want = usize::try_from(wire_len.saturating_mul(factor)).unwrap_or(usize::MAX);
+        let want = want.min(c.prefix_cap);
+        c.prefix.reserve_exact(want.saturating_sub(c.prefix.len()));
+    }
+
+    fn decoder_kind(&self) -> Coding {
+        match &self.decoder {
+            Decoder::Identity(_) | Decoder::Stopped(_) => Coding::Identity,
+            Decoder::Gzip(_) => Coding::Gzip,
+            Decoder::Zlib(_) | Decoder::Raw(_) | Decoder::DeflatePending(..) => Coding::Deflate,
+        }
+    }
+
     /// De-chunked body bytes.
     pub fn feed(&mut self, data: &[u8], anomalies: &mut AnomalySet) {
         self.bytes += data.len() as u64;

@@ -110,30 +110,30 @@ pub enum HeadEnd {
 /// Finds the end of a head: the first empty line (CRLF or bare LF). For requests a first
 /// line without an HTTP version is an HTTP/0.9 request and ends at that line.
 pub fn find_head_end(buf: &[u8], is_request: bool, from: usize) -> HeadEnd {
-    let mut pos = from.min(buf.len());
+    let from = from.min(buf.len());
+    let mut line_start = memchr::memrchr(b'\n', &buf[..from]).map_or(0, |p| p + 1);
+    let mut pos = from;
     while let Some(off) = memchr::memchr(b'\n', &buf[pos..]) {
         let i = pos + off;
-        if is_request && !buf[..i].contains(&b'\n') && is_http09_line(&buf[..i]) {
+        if line_start == 0 {
             // A version-less request line is HTTP/0.9 — unless header lines follow it, as
             // some clients send (then the head runs to the empty line as usual).
-            if !starts_header_line(&buf[i + 1..]) {
+            if is_request && is_http09_line(&buf[..i]) && !starts_header_line(&buf[i + 1..]) {
                 return HeadEnd::Complete {
                     len: i + 1,
                     http09: true,
                 };
             }
+        } else {
+            let line = &buf[line_start..i];
+            if line.is_empty() || line == b"\r" {
+                return HeadEnd::Complete {
+                    len: i + 1,
+                    http09: false,
+                };
+            }
         }
-        let line_start = match buf[..i].iter().rposition(|&b| b == b'\n') {
-            Some(p) => p + 1,
-            None => 0,
-        };
-        let line = &buf[line_start..i];
-        if line_start > 0 && (line.is_empty() || line == b"\r") {
-            return HeadEnd::Complete {
-                len: i + 1,
-                http09: false,
-            };
-        }
+        line_start = i + 1;
         pos = i + 1;
     }
     HeadEnd::Incomplete { resume: buf.len() }
@@ -244,42 +244,17 @@ pub fn parse_request(
     if http09 {
         return parse_http09_request(buf, anomalies);
     }
-    if buf.contains(&b'\n') && !buf.windows(2).any(|w| w == b"\r\n") {
+    if memchr::memchr(b'\n', buf).is_some() && memchr::memmem::find(buf, b"\r\n").is_none() {
         anomalies.insert(HttpAnomaly::BareLf);
     }
     let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
-    let mut heap;
-    let headers: &mut [httparse::Header] = if max_headers <= STACK_HEADERS {
-        &mut stack[..max_headers]
-    } else {
-        heap = vec![httparse::EMPTY_HEADER; max_headers];
-        &mut heap
-    };
-    let mut req = httparse::Request::new(headers);
-    let strict = httparse::ParserConfig::default()
-        .allow_multiple_spaces_in_request_line_delimiters(true)
-        .parse_request(&mut req, buf);
-    if let Ok(httparse::Status::Complete(_)) = strict {
-        if let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) {
-            let mut raw = Vec::with_capacity(buf.len());
-            raw.extend_from_slice(buf);
-            let kind = HeadKind::Request {
-                method: range_in(buf, method.as_bytes()),
-                target: range_in(buf, path.as_bytes()),
-            };
-            let headers = req
-                .headers
-                .iter()
-                .map(|h| (range_in(buf, h.name.as_bytes()), range_in(buf, h.value)))
-                .collect();
-            return Some(Head {
-                raw,
-                kind,
-                version: (1, minor),
-                headers,
-                wire_len: buf.len() as u64,
-            });
-        }
+    let mut strict = parse_request_strict(buf, &mut stack[..max_headers.min(STACK_HEADERS)]);
+    if matches!(strict, Err(httparse::Error::TooManyHeaders)) && max_headers > STACK_HEADERS {
+        let mut heap = vec![httparse::EMPTY_HEADER; max_headers];
+        strict = parse_request_strict(buf, &mut heap);
+    }
+    if let Ok(h) = strict {
+        return Some(h);
     }
     if let Err(httparse::Error::TooManyHeaders) = strict {
         anomalies.insert(HttpAnomaly::TooManyHeaders);
@@ -289,50 +264,88 @@ pub fn parse_request(
 
 /// Parses a response head (`buf` is exactly the head).
 pub fn parse_response(buf: &[u8], max_headers: usize, anomalies: &mut AnomalySet) -> Option<Head> {
-    if buf.contains(&b'\n') && !buf.windows(2).any(|w| w == b"\r\n") {
+    if memchr::memchr(b'\n', buf).is_some() && memchr::memmem::find(buf, b"\r\n").is_none() {
         anomalies.insert(HttpAnomaly::BareLf);
     }
     let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
-    let mut heap;
-    let headers: &mut [httparse::Header] = if max_headers <= STACK_HEADERS {
-        &mut stack[..max_headers]
-    } else {
-        heap = vec![httparse::EMPTY_HEADER; max_headers];
-        &mut heap
-    };
-    let mut resp = httparse::Response::new(headers);
-    let strict = httparse::ParserConfig::default()
-        .allow_spaces_after_header_name_in_responses(false)
-        .parse_response(&mut resp, buf);
-    if let Ok(httparse::Status::Complete(_)) = strict {
-        if let (Some(code), Some(minor)) = (resp.code, resp.version) {
-            let reason = resp.reason.unwrap_or("");
-            let reason_range = if reason.is_empty() {
-                0..0
-            } else {
-                range_in(buf, reason.as_bytes())
-            };
-            let headers = resp
-                .headers
-                .iter()
-                .map(|h| (range_in(buf, h.name.as_bytes()), range_in(buf, h.value)))
-                .collect();
-            return Some(Head {
-                raw: buf.to_vec(),
-                kind: HeadKind::Response {
-                    status: code,
-                    reason: reason_range,
-                },
-                version: (1, minor),
-                headers,
-                wire_len: buf.len() as u64,
-            });
-        }
+    let mut strict = parse_response_strict(buf, &mut stack[..max_headers.min(STACK_HEADERS)]);
+    if matches!(strict, Err(httparse::Error::TooManyHeaders)) && max_headers > STACK_HEADERS {
+        let mut heap = vec![httparse::EMPTY_HEADER; max_headers];
+        strict = parse_response_strict(buf, &mut heap);
+    }
+    if let Ok(h) = strict {
+        return Some(h);
     }
     if let Err(httparse::Error::TooManyHeaders) = strict {
         anomalies.insert(HttpAnomaly::TooManyHeaders);
     }
     lenient(buf, false, max_headers, anomalies)
+}
+
+/// httparse on the head; `Err(Partial)` stands for anything it did not accept.
+fn parse_request_strict<'b>(
+    buf: &'b [u8],
+    headers: &mut [httparse::Header<'b>],
+) -> Result<Head, httparse::Error> {
+    let mut req = httparse::Request::new(headers);
+    let status = httparse::ParserConfig::default()
+        .allow_multiple_spaces_in_request_line_delimiters(true)
+        .parse_request(&mut req, buf)?;
+    let (httparse::Status::Complete(_), Some(method), Some(path), Some(minor)) =
+        (status, req.method, req.path, req.version)
+    else {
+        return Err(httparse::Error::Token);
+    };
+    let kind = HeadKind::Request {
+        method: range_in(buf, method.as_bytes()),
+        target: range_in(buf, path.as_bytes()),
+    };
+    let headers = req
+        .headers
+        .iter()
+        .map(|h| (range_in(buf, h.name.as_bytes()), range_in(buf, h.value)))
+        .collect();
+    Ok(Head {
+        raw: buf.to_vec(),
+        kind,
+        version: (1, minor),
+        headers,
+        wire_len: buf.len() as u64,
+    })
+}
+
+fn parse_response_strict<'b>(
+    buf: &'b [u8],
+    headers: &mut [httparse::Header<'b>],
+) -> Result<Head, httparse::Error> {
+    let mut resp = httparse::Response::new(headers);
+    let status = httparse::ParserConfig::default().parse_response(&mut resp, buf)?;
+    let (httparse::Status::Complete(_), Some(code), Some(minor)) =
+        (status, resp.code, resp.version)
+    else {
+        return Err(httparse::Error::Token);
+    };
+    let reason = resp.reason.unwrap_or("");
+    let reason_range = if reason.is_empty() {
+        0..0
+    } else {
+        range_in(buf, reason.as_bytes())
+    };
+    let headers = resp
+        .headers
+        .iter()
+        .map(|h| (range_in(buf, h.name.as_bytes()), range_in(buf, h.value)))
+        .collect();
+    Ok(Head {
+        raw: buf.to_vec(),
+        kind: HeadKind::Response {
+            status: code,
+            reason: reason_range,
+        },
+        version: (1, minor),
+        headers,
+        wire_len: buf.len() as u64,
+    })
 }
 
 fn parse_http09_request(buf: &[u8], anomalies: &mut AnomalySet) -> Option<Head> {
