@@ -258,6 +258,107 @@ impl RecordBuilder {
 mod tests {
     use super::*;
 
+    fn one_record(req: &[u8], resp: &[u8], options: RecordOptions) -> proto::RequestRecord {
+        use crate::flow::{Direction, FlowInfo};
+        use crate::http::{HttpConfig, HttpConnection, HttpOutput};
+        let mut c = HttpConnection::new(std::sync::Arc::new(HttpConfig::default()));
+        let mut out = HttpOutput::default();
+        c.on_data(Direction::ToServer, 1_000, req, &mut out);
+        c.on_data(Direction::ToClient, 2_000, resp, &mut out);
+        c.on_close(3_000, &mut out);
+        let flow = FlowInfo {
+            flow_id: 9,
+            client: "198.18.0.2".parse().unwrap(),
+            client_port: 40000,
+            server: "198.18.0.1".parse().unwrap(),
+            server_port: 8080,
+            vlan: Some(12),
+            tunnel: None,
+            community_id: "1:x".into(),
+            first_ts: 500,
+            midstream: false,
+        };
+        let b = RecordBuilder {
+            redactor: Redactor::new(crate::redact::RedactMode::Hash, [3; 32]),
+            options,
+        };
+        b.build(&flow, &out.exchanges[0], &["tcp_inconsistent_overlap"])
+    }
+
+    #[test]
+    fn record_fields_and_no_secret_in_clear() {
+        let req = b"POST /api/login?api_key=SEKRET1&page=2 HTTP/1.1\r\nHost: api.test:8443\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\nCookie: sid=SEKRET2\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n{\"password\":\"SEKRET3\"}";
+        let resp = b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=SEKRET4\r\nContent-Length: 2\r\n\r\n{}";
+        let options = RecordOptions {
+            write_bodies: true,
+            written_body_bytes: 1024,
+            with_extras: true,
+        };
+        let r = one_record(req, resp, options);
+        assert_eq!(
+            (r.timestamp, r.event.end, r.event.duration),
+            (1_000, 2_000, 1_000)
+        );
+        assert_eq!(r.url.path, "/api/login");
+        assert_eq!(
+            (r.url.domain.as_deref(), r.url.port),
+            (Some("api.test"), Some(8443))
+        );
+        assert_eq!(r.network.vlan.as_ref().map(|v| v.id), Some(12));
+        assert_eq!(
+            r.http.request.mime_type.as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(r.apitap.anomalies, ["tcp_inconsistent_overlap"]);
+        assert_eq!(
+            r.apitap.identity.as_ref().map(|i| i.kind.as_ref()),
+            Some("basic")
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        let extras = format!(
+            "{:?}",
+            (&r.extras.request_headers, &r.extras.response_headers)
+        );
+        for secret in [
+            "SEKRET1",
+            "SEKRET2",
+            "SEKRET3",
+            "SEKRET4",
+            "alice",
+            "YWxpY2U6c2VjcmV0",
+        ] {
+            assert!(!json.contains(secret), "{secret} in record: {json}");
+            assert!(!extras.contains(secret), "{secret} in extras: {extras}");
+        }
+        assert!(r.url.query.as_deref().unwrap().starts_with("api_key=k1:"));
+        assert!(r
+            .extras
+            .request_headers
+            .iter()
+            .any(|(n, v)| n == "authorization" && v.starts_with("k1:")));
+        // Body prefixes stay raw in memory (the analyzers look for payloads in them); only
+        // the written prefix is masked.
+        assert_eq!(r.extras.request_body, br#"{"password":"SEKRET3"}"#);
+        assert!(r
+            .apitap
+            .request
+            .body_prefix
+            .as_deref()
+            .unwrap()
+            .starts_with("{\"password\":\"k1:"));
+    }
+
+    #[test]
+    fn extras_stay_empty_unless_asked_for() {
+        let r = one_record(
+            b"GET / HTTP/1.1\r\nCookie: sid=1\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            RecordOptions::default(),
+        );
+        assert!(r.extras.request_headers.is_empty() && r.extras.request_body.is_empty());
+        assert!(r.apitap.request.body_prefix.is_none());
+    }
+
     #[test]
     fn host_splitting() {
         assert_eq!(split_host("api.test:8080"), ("api.test".into(), Some(8080)));
