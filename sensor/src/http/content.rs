@@ -2,8 +2,8 @@
 //! limit, and keeps a bounded prefix of the decoded body for the analyzers.
 
 use super::anomaly::{AnomalySet, HttpAnomaly};
-use flate2::write::{DeflateDecoder, GzDecoder, ZlibDecoder};
-use std::io::Write;
+use flate2::{Decompress, FlushDecompress, Status};
+use std::cell::RefCell;
 
 /// What one message body amounted to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,28 +40,100 @@ impl Collector {
     }
 }
 
-impl Write for Collector {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.limit_hit {
-            return Err(std::io::Error::other("decompression limit"));
+/// Which inflater a coding needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InflateKind {
+    Gzip,
+    Zlib,
+    Raw,
+}
+
+/// Inflaters kept per thread for reuse: a new one allocates and clears tens of KiB of
+/// state, which would otherwise happen for every compressed body.
+const POOLED_INFLATERS: usize = 32;
+/// Scratch output of one inflate call.
+const INFLATE_CHUNK: usize = 32 * 1024;
+
+thread_local! {
+    static POOL: RefCell<Vec<(InflateKind, Decompress)>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn take_inflater(kind: InflateKind) -> Decompress {
+    let pooled = POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let i = p.iter().position(|(k, _)| *k == kind)?;
+        Some(p.swap_remove(i).1)
+    });
+    pooled.unwrap_or_else(|| match kind {
+        InflateKind::Gzip => Decompress::new_gzip(15),
+        InflateKind::Zlib => Decompress::new(true),
+        InflateKind::Raw => Decompress::new(false),
+    })
+}
+
+fn return_inflater(kind: InflateKind, mut d: Decompress) {
+    // A gzip inflater resets to gzip with `true` (it keeps its window bits).
+    d.reset(kind != InflateKind::Raw);
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOLED_INFLATERS {
+            p.push((kind, d));
         }
-        self.take(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+    });
+}
+
+struct Inflater {
+    kind: InflateKind,
+    d: Decompress,
+    /// The compressed stream ended (bytes after it are not decoded).
+    ended: bool,
+}
+
+impl Inflater {
+    /// Inflates `input` into the collector; `Err` on a corrupt stream or the limit.
+    fn feed(&mut self, mut input: &[u8], c: &mut Collector) -> Result<(), ()> {
+        SCRATCH.with(|s| {
+            let mut buf = s.borrow_mut();
+            if buf.len() < INFLATE_CHUNK {
+                buf.resize(INFLATE_CHUNK, 0);
+            }
+            loop {
+                if self.ended {
+                    return Ok(());
+                }
+                let (in0, out0) = (self.d.total_in(), self.d.total_out());
+                let status = self
+                    .d
+                    .decompress(input, &mut buf[..], FlushDecompress::None)
+                    .map_err(|_| ())?;
+                let used = usize::try_from(self.d.total_in() - in0).unwrap_or(input.len());
+                let produced = usize::try_from(self.d.total_out() - out0).unwrap_or(0);
+                c.take(&buf[..produced.min(buf.len())]);
+                if c.limit_hit {
+                    return Err(());
+                }
+                input = input.get(used..).unwrap_or_default();
+                if status == Status::StreamEnd {
+                    self.ended = true;
+                }
+                // More to do while input remains or the output chunk came back full.
+                if (input.is_empty() && produced < buf.len()) || (used == 0 && produced == 0) {
+                    return Ok(());
+                }
+            }
+        })
     }
 }
 
-enum Decoder {
-    Identity(Collector),
-    Gzip(Box<GzDecoder<Collector>>),
-    Zlib(Box<ZlibDecoder<Collector>>),
-    Raw(Box<DeflateDecoder<Collector>>),
-    /// Deflate whose first bytes have not arrived yet (zlib-wrapped or raw is decided on them).
-    DeflatePending(Collector, Vec<u8>),
+enum Mode {
+    Identity,
+    Inflate(Inflater),
+    /// Deflate whose first two bytes have not arrived yet (zlib-wrapped or raw is decided
+    /// on them).
+    DeflatePending(Vec<u8>),
     /// Decoding stopped (error or limit): only wire bytes are counted from here on.
-    Stopped(Collector),
+    Stopped,
 }
 
 /// Content codings apitap decodes.
@@ -107,7 +179,8 @@ fn trim(b: &[u8]) -> &[u8] {
 /// Streams one body's content through the right decoder.
 pub struct Content {
     bytes: u64,
-    decoder: Decoder,
+    mode: Mode,
+    c: Collector,
 }
 
 impl Content {
@@ -124,83 +197,72 @@ impl Content {
             limit,
             limit_hit: false,
         };
-        let decoder = match coding {
-            Coding::Identity => Decoder::Identity(c),
-            Coding::Gzip => Decoder::Gzip(Box::new(GzDecoder::new(c))),
-            Coding::Deflate => Decoder::DeflatePending(c, Vec::new()),
+        let mode = match coding {
+            Coding::Identity => Mode::Identity,
+            Coding::Gzip => Mode::Inflate(Inflater {
+                kind: InflateKind::Gzip,
+                d: take_inflater(InflateKind::Gzip),
+                ended: false,
+            }),
+            Coding::Deflate => Mode::DeflatePending(Vec::new()),
             Coding::Other => {
                 anomalies.insert(HttpAnomaly::UnsupportedContentEncoding);
-                Decoder::Identity(c)
+                Mode::Identity
             }
         };
-        Content { bytes: 0, decoder }
+        Content { bytes: 0, mode, c }
     }
 
     /// Sizes the prefix buffer for a body of about `wire_len` bytes, so it is not grown
     /// (and copied) piece by piece. Compressed bodies are assumed to expand about 4×.
     pub fn reserve_for(&mut self, wire_len: u64) {
-        let factor = if matches!(self.decoder_kind(), Coding::Identity) {
+        let factor = if matches!(self.mode, Mode::Identity) {
             1
         } else {
             4
         };
-        let c = match &mut self.decoder {
-            Decoder::Identity(c) | Decoder::Stopped(c) | Decoder::DeflatePending(c, _) => c,
-            Decoder::Gzip(d) => d.get_mut(),
-            Decoder::Zlib(d) => d.get_mut(),
-            Decoder::Raw(d) => d.get_mut(),
-        };
         let want = usize::try_from(wire_len.saturating_mul(factor)).unwrap_or(usize::MAX);
-        let want = want.min(c.prefix_cap);
-        c.prefix.reserve_exact(want.saturating_sub(c.prefix.len()));
-    }
-
-    fn decoder_kind(&self) -> Coding {
-        match &self.decoder {
-            Decoder::Identity(_) | Decoder::Stopped(_) => Coding::Identity,
-            Decoder::Gzip(_) => Coding::Gzip,
-            Decoder::Zlib(_) | Decoder::Raw(_) | Decoder::DeflatePending(..) => Coding::Deflate,
-        }
+        let want = want.min(self.c.prefix_cap);
+        self.c
+            .prefix
+            .reserve_exact(want.saturating_sub(self.c.prefix.len()));
     }
 
     /// De-chunked body bytes.
     pub fn feed(&mut self, data: &[u8], anomalies: &mut AnomalySet) {
         self.bytes += data.len() as u64;
-        let result = match &mut self.decoder {
-            Decoder::Identity(c) => {
-                c.take(data);
-                Ok(())
+        let ok = match &mut self.mode {
+            Mode::Identity => {
+                self.c.take(data);
+                true
             }
-            Decoder::Gzip(d) => d.write_all(data),
-            Decoder::Zlib(d) => d.write_all(data),
-            Decoder::Raw(d) => d.write_all(data),
-            Decoder::Stopped(_) => Ok(()),
-            Decoder::DeflatePending(_, head) => {
+            Mode::Stopped => true,
+            Mode::Inflate(inf) => inf.feed(data, &mut self.c).is_ok(),
+            Mode::DeflatePending(head) => {
                 head.extend_from_slice(data);
-                if head.len() >= 2 {
-                    let Decoder::DeflatePending(c, head) =
-                        std::mem::replace(&mut self.decoder, Decoder::Stopped(empty_collector()))
-                    else {
-                        unreachable!("matched above")
-                    };
+                if head.len() < 2 {
+                    true
+                } else {
+                    let head = std::mem::take(head);
                     let zlib =
                         (head[0] & 0x0f) == 8 && u16::from_be_bytes([head[0], head[1]]) % 31 == 0;
-                    self.decoder = if zlib {
-                        Decoder::Zlib(Box::new(ZlibDecoder::new(c)))
+                    let kind = if zlib {
+                        InflateKind::Zlib
                     } else {
-                        Decoder::Raw(Box::new(DeflateDecoder::new(c)))
+                        InflateKind::Raw
                     };
-                    match &mut self.decoder {
-                        Decoder::Zlib(d) => d.write_all(&head),
-                        Decoder::Raw(d) => d.write_all(&head),
-                        _ => Ok(()),
-                    }
-                } else {
-                    Ok(())
+                    let mut inf = Inflater {
+                        kind,
+                        d: take_inflater(kind),
+                        ended: false,
+                    };
+                    let ok = inf.feed(&head, &mut self.c).is_ok();
+                    self.mode = Mode::Inflate(inf);
+                    ok
                 }
             }
         };
-        if result.is_err() {
+        if !ok {
             self.stop(anomalies);
         }
     }
@@ -209,72 +271,51 @@ impl Content {
     pub fn gap(&mut self, len: u64, anomalies: &mut AnomalySet) {
         self.bytes += len;
         anomalies.insert(HttpAnomaly::ContentGap);
-        if let Decoder::Identity(c) = &mut self.decoder {
-            c.decoded += len;
+        if let Mode::Identity = self.mode {
+            self.c.decoded += len;
         } else {
             self.stop(anomalies);
         }
     }
 
     fn stop(&mut self, anomalies: &mut AnomalySet) {
-        let old = std::mem::replace(&mut self.decoder, Decoder::Stopped(empty_collector()));
-        let c = match old {
-            Decoder::Identity(c) | Decoder::Stopped(c) | Decoder::DeflatePending(c, _) => c,
-            Decoder::Gzip(mut d) => std::mem::replace(d.get_mut(), empty_collector()),
-            Decoder::Zlib(mut d) => std::mem::replace(d.get_mut(), empty_collector()),
-            Decoder::Raw(mut d) => std::mem::replace(d.get_mut(), empty_collector()),
-        };
-        if c.limit_hit {
+        if let Mode::Inflate(inf) = std::mem::replace(&mut self.mode, Mode::Stopped) {
+            return_inflater(inf.kind, inf.d);
+        }
+        if self.c.limit_hit {
             anomalies.insert(HttpAnomaly::DecompressionLimit);
         } else {
             anomalies.insert(HttpAnomaly::DecompressionError);
         }
-        self.decoder = Decoder::Stopped(c);
     }
 
-    /// The body ended: flush the decoder and return the figures.
-    pub fn finish(self, anomalies: &mut AnomalySet) -> BodyStats {
-        let bytes = self.bytes;
-        let (c, ok) = match self.decoder {
-            Decoder::Identity(c) | Decoder::Stopped(c) => (c, true),
-            Decoder::DeflatePending(mut c, head) => {
+    /// The body ended: return the figures (a compressed stream that did not end is an
+    /// anomaly; what it decoded so far counts).
+    pub fn finish(mut self, anomalies: &mut AnomalySet) -> BodyStats {
+        match std::mem::replace(&mut self.mode, Mode::Stopped) {
+            Mode::Inflate(inf) => {
+                if !inf.ended {
+                    anomalies.insert(HttpAnomaly::DecompressionError);
+                }
+                return_inflater(inf.kind, inf.d);
+            }
+            Mode::DeflatePending(head) => {
                 // One byte of deflate is not a stream; count it as-is.
-                c.take(&head);
-                (c, head.is_empty())
+                if !head.is_empty() {
+                    self.c.take(&head);
+                    anomalies.insert(HttpAnomaly::DecompressionError);
+                }
             }
-            Decoder::Gzip(mut d) => {
-                let ok = d.try_finish().is_ok();
-                (std::mem::replace(d.get_mut(), empty_collector()), ok)
-            }
-            Decoder::Zlib(mut d) => {
-                let ok = d.try_finish().is_ok();
-                (std::mem::replace(d.get_mut(), empty_collector()), ok)
-            }
-            Decoder::Raw(mut d) => {
-                let ok = d.try_finish().is_ok();
-                (std::mem::replace(d.get_mut(), empty_collector()), ok)
-            }
-        };
-        if c.limit_hit {
+            Mode::Identity | Mode::Stopped => {}
+        }
+        if self.c.limit_hit {
             anomalies.insert(HttpAnomaly::DecompressionLimit);
-        } else if !ok {
-            anomalies.insert(HttpAnomaly::DecompressionError);
         }
         BodyStats {
-            bytes,
-            decoded_bytes: c.decoded,
-            prefix: c.prefix,
+            bytes: self.bytes,
+            decoded_bytes: self.c.decoded,
+            prefix: std::mem::take(&mut self.c.prefix),
         }
-    }
-}
-
-fn empty_collector() -> Collector {
-    Collector {
-        decoded: 0,
-        prefix: Vec::new(),
-        prefix_cap: 0,
-        limit: 0,
-        limit_hit: false,
     }
 }
 
@@ -283,6 +324,7 @@ mod tests {
     use super::*;
     use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
     use flate2::Compression;
+    use std::io::Write as _;
 
     fn run(
         coding: Coding,
@@ -337,6 +379,25 @@ mod tests {
                 assert_eq!(&s.prefix[..], &p[..16]);
                 assert!(a.is_empty(), "{a:?}");
             }
+        }
+    }
+
+    #[test]
+    fn pooled_inflaters_are_clean_after_broken_and_finished_streams() {
+        let p = plain();
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(&p).unwrap();
+        let gz = gz.finish().unwrap();
+        for round in 0..4 {
+            // a stream cut in the middle, then a corrupt one, then a whole one: the whole one
+            // must decode exactly whatever the pooled inflater went through before.
+            let (s, a) = run(Coding::Gzip, &gz[..gz.len() / 2], 0, 1 << 30, 700);
+            assert!(s.decoded_bytes < p.len() as u64 && a.contains(HttpAnomaly::DecompressionError));
+            let (_, a) = run(Coding::Gzip, b"\x1f\x8b\x08\x00garbage-garbage", 0, 1 << 30, 3);
+            assert!(a.contains(HttpAnomaly::DecompressionError));
+            let (s, a) = run(Coding::Gzip, &gz, 8, 1 << 30, 1000 + round);
+            assert_eq!(s.decoded_bytes, p.len() as u64, "round {round}");
+            assert!(a.is_empty(), "{a:?}");
         }
     }
 
