@@ -43,9 +43,47 @@ impl Collector {
 /// Which inflater a coding needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InflateKind {
-    Gzip,
     Zlib,
     Raw,
+}
+
+/// Longest gzip header accepted (FEXTRA, FNAME and FCOMMENT included).
+const MAX_GZIP_HEADER: usize = 4096;
+
+/// Length of the gzip member header at the start of `b` (RFC 1952 §2.3): `Ok(None)` when
+/// more bytes are needed, `Err` when it is not gzip. The member's deflate data follows it;
+/// its CRC is not checked (apitap counts, it does not verify).
+fn gzip_header_len(b: &[u8]) -> Result<Option<usize>, ()> {
+    if b.len() < 10 {
+        return if b.iter().zip([0x1f, 0x8b, 8]).all(|(x, y)| *x == y) {
+            Ok(None)
+        } else {
+            Err(())
+        };
+    }
+    if b[..3] != [0x1f, 0x8b, 8] {
+        return Err(());
+    }
+    let flags = b[3];
+    let mut pos = 10usize;
+    if flags & 0x04 != 0 {
+        let Some(x) = b.get(pos..pos + 2) else {
+            return Ok(None);
+        };
+        pos += 2 + usize::from(u16::from_le_bytes([x[0], x[1]]));
+    }
+    for bit in [0x08, 0x10] {
+        if flags & bit != 0 {
+            match b.get(pos..).and_then(|rest| memchr::memchr(0, rest)) {
+                Some(z) => pos += z + 1,
+                None => return Ok(None),
+            }
+        }
+    }
+    if flags & 0x02 != 0 {
+        pos += 2;
+    }
+    Ok((b.len() >= pos).then_some(pos))
 }
 
 /// Inflaters kept per thread for reuse: a new one allocates and clears tens of KiB of
@@ -65,16 +103,11 @@ fn take_inflater(kind: InflateKind) -> Decompress {
         let i = p.iter().position(|(k, _)| *k == kind)?;
         Some(p.swap_remove(i).1)
     });
-    pooled.unwrap_or_else(|| match kind {
-        InflateKind::Gzip => Decompress::new_gzip(15),
-        InflateKind::Zlib => Decompress::new(true),
-        InflateKind::Raw => Decompress::new(false),
-    })
+    pooled.unwrap_or_else(|| Decompress::new(kind == InflateKind::Zlib))
 }
 
 fn return_inflater(kind: InflateKind, mut d: Decompress) {
-    // A gzip inflater resets to gzip with `true` (it keeps its window bits).
-    d.reset(kind != InflateKind::Raw);
+    d.reset(kind == InflateKind::Zlib);
     POOL.with(|p| {
         let mut p = p.borrow_mut();
         if p.len() < POOLED_INFLATERS {
@@ -132,6 +165,8 @@ enum Mode {
     /// Deflate whose first two bytes have not arrived yet (zlib-wrapped or raw is decided
     /// on them).
     DeflatePending(Vec<u8>),
+    /// A gzip member header being read; raw deflate follows it.
+    GzipHeader(Vec<u8>),
     /// Decoding stopped (error or limit): only wire bytes are counted from here on.
     Stopped,
 }
@@ -199,11 +234,7 @@ impl Content {
         };
         let mode = match coding {
             Coding::Identity => Mode::Identity,
-            Coding::Gzip => Mode::Inflate(Inflater {
-                kind: InflateKind::Gzip,
-                d: take_inflater(InflateKind::Gzip),
-                ended: false,
-            }),
+            Coding::Gzip => Mode::GzipHeader(Vec::new()),
             Coding::Deflate => Mode::DeflatePending(Vec::new()),
             Coding::Other => {
                 anomalies.insert(HttpAnomaly::UnsupportedContentEncoding);
@@ -238,6 +269,26 @@ impl Content {
             }
             Mode::Stopped => true,
             Mode::Inflate(inf) => inf.feed(data, &mut self.c).is_ok(),
+            Mode::GzipHeader(head) => {
+                let have = head.len();
+                head.extend_from_slice(&data[..data.len().min(MAX_GZIP_HEADER)]);
+                match gzip_header_len(head) {
+                    Ok(Some(n)) => {
+                        // The header ends inside `data`: inflate the rest of `data` directly.
+                        let rest = data.get(n.saturating_sub(have)..).unwrap_or_default();
+                        let mut inf = Inflater {
+                            kind: InflateKind::Raw,
+                            d: take_inflater(InflateKind::Raw),
+                            ended: false,
+                        };
+                        let ok = inf.feed(rest, &mut self.c).is_ok();
+                        self.mode = Mode::Inflate(inf);
+                        ok
+                    }
+                    Ok(None) => head.len() < MAX_GZIP_HEADER,
+                    Err(()) => false,
+                }
+            }
             Mode::DeflatePending(head) => {
                 head.extend_from_slice(data);
                 if head.len() < 2 {
@@ -303,6 +354,11 @@ impl Content {
                 // One byte of deflate is not a stream; count it as-is.
                 if !head.is_empty() {
                     self.c.take(&head);
+                    anomalies.insert(HttpAnomaly::DecompressionError);
+                }
+            }
+            Mode::GzipHeader(head) => {
+                if !head.is_empty() {
                     anomalies.insert(HttpAnomaly::DecompressionError);
                 }
             }
@@ -392,8 +448,16 @@ mod tests {
             // a stream cut in the middle, then a corrupt one, then a whole one: the whole one
             // must decode exactly whatever the pooled inflater went through before.
             let (s, a) = run(Coding::Gzip, &gz[..gz.len() / 2], 0, 1 << 30, 700);
-            assert!(s.decoded_bytes < p.len() as u64 && a.contains(HttpAnomaly::DecompressionError));
-            let (_, a) = run(Coding::Gzip, b"\x1f\x8b\x08\x00garbage-garbage", 0, 1 << 30, 3);
+            assert!(
+                s.decoded_bytes < p.len() as u64 && a.contains(HttpAnomaly::DecompressionError)
+            );
+            let (_, a) = run(
+                Coding::Gzip,
+                b"\x1f\x8b\x08\x00garbage-garbage",
+                0,
+                1 << 30,
+                3,
+            );
             assert!(a.contains(HttpAnomaly::DecompressionError));
             let (s, a) = run(Coding::Gzip, &gz, 8, 1 << 30, 1000 + round);
             assert_eq!(s.decoded_bytes, p.len() as u64, "round {round}");
@@ -417,6 +481,34 @@ mod tests {
         let (s, a) = run(Coding::Gzip, b"this is not gzip at all", 0, 1 << 20, 4);
         assert_eq!(s.bytes, 23);
         assert!(a.contains(HttpAnomaly::DecompressionError));
+    }
+
+    #[test]
+    fn gzip_headers_with_optional_fields() {
+        // FEXTRA + FNAME + FCOMMENT + FHCRC
+        let mut h = vec![
+            0x1f,
+            0x8b,
+            8,
+            0x04 | 0x08 | 0x10 | 0x02,
+            0,
+            0,
+            0,
+            0,
+            0,
+            3,
+            2,
+            0,
+            b'x',
+            b'y',
+        ];
+        h.extend_from_slice(b"name\0comment\0\xaa\xbb");
+        assert_eq!(gzip_header_len(&h), Ok(Some(h.len())));
+        for n in 0..h.len() {
+            assert_eq!(gzip_header_len(&h[..n]), Ok(None), "prefix {n}");
+        }
+        assert_eq!(gzip_header_len(b"\x1f\x8c"), Err(()));
+        assert_eq!(gzip_header_len(b"PK\x03\x04zip-not-gzip"), Err(()));
     }
 
     #[test]
