@@ -213,6 +213,9 @@ pub struct LiveOptions {
     pub read_timeout_ms: i32,
 }
 
+/// How long a live read waits when no packet is queued.
+const IDLE_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// A live interface.
 pub struct LiveSource {
     cap: Capture<Active>,
@@ -227,6 +230,7 @@ impl LiveSource {
             .snaplen(o.snaplen)
             .buffer_size(o.buffer_bytes)
             .timeout(o.read_timeout_ms)
+            .immediate_mode(true)
             .precision(Precision::Nano)
             .open()
             .with_context(|| {
@@ -234,7 +238,11 @@ impl LiveSource {
                     "opening {} for capture (are you root / CAP_NET_RAW?)",
                     o.interface
                 )
-            })?;
+            })?
+            // Non-blocking: a blocking read can wait forever on a quiet link (libpcap restarts
+            // its poll after a signal), and then SIGINT, SIGTERM and --duration go unnoticed.
+            .setnonblock()
+            .with_context(|| format!("setting {} non-blocking", o.interface))?;
         if let Some(f) = &o.bpf {
             cap.filter(f, true)
                 .with_context(|| format!("compiling BPF filter {f:?}"))?;
@@ -253,7 +261,11 @@ impl PacketSource for LiveSource {
                 data: p.data,
                 wire_len: p.header.len,
             })),
-            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
+            Err(pcap::Error::TimeoutExpired) => {
+                // Nothing queued: wait a moment instead of spinning.
+                std::thread::sleep(IDLE_WAIT);
+                Ok(Next::Idle)
+            }
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),
             Err(e) => Err(anyhow::Error::new(e).context("reading from the capture device")),
         }
