@@ -11,7 +11,7 @@
 #   --install          apt-get install the missing tools (nginx-light curl iproute2 python3)
 #   --keep-output DIR  copy the records, summary and logs into DIR (for debugging)
 # Environment:
-#   APITAP_BIN         the apitap binary (default: <target>/debug/apitap, built if absent)
+#   APITAP_BIN         the apitap binary (default: <target>/debug/apitap, built by cargo)
 #   CARGO_TARGET_DIR   where to look for / build the binary when APITAP_BIN is unset
 #   APITAP_LIVE_SERVER nginx | python  (force one server; default: nginx when present)
 #
@@ -80,8 +80,12 @@ if [ "${#need_install[@]}" -gt 0 ]; then
             log "apt-get install failed (continuing with what is there)"
         # Debian starts the packaged nginx service on install; it listens on the host's
         # port 80 only and is not used here, but do not leave it running because of us.
-        if [[ " ${need_install[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null 2>&1; then
-            systemctl stop nginx >/dev/null 2>&1 || true
+        if [[ " ${need_install[*]} " == *" nginx-light "* ]]; then
+            if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+                systemctl stop nginx >/dev/null 2>&1 || true
+            elif command -v service >/dev/null 2>&1; then
+                service nginx stop >/dev/null 2>&1 || true
+            fi
         fi
     else
         log "missing tools: ${need_install[*]} (run with --install to install them)"
@@ -100,15 +104,14 @@ if [ "${APITAP_LIVE_SERVER:-}" = "nginx" ] && [ -z "$NGINX" ]; then
     fail "APITAP_LIVE_SERVER=nginx but nginx is not installed"
 fi
 
-# The binary: APITAP_BIN, else <target>/debug/apitap, built when absent.
+# The binary: APITAP_BIN, else <target>/debug/apitap, (re)built by cargo so that it is never
+# stale (a no-op when it is up to date).
 BIN="${APITAP_BIN:-}"
 if [ -z "$BIN" ]; then
     BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/apitap"
-    if [ ! -x "$BIN" ]; then
-        log "building apitap ($BIN)"
-        (cd "$ROOT" && timeout 1800 cargo build -q -p apitap-sensor --bin apitap) ||
-            fail "cargo build -p apitap-sensor --bin apitap failed"
-    fi
+    log "cargo build -p apitap-sensor --bin apitap ($BIN)"
+    (cd "$ROOT" && timeout 1800 cargo build -q -p apitap-sensor --bin apitap) ||
+        fail "cargo build -p apitap-sensor --bin apitap failed"
 fi
 [ -x "$BIN" ] || fail "apitap binary not found or not executable: $BIN"
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
@@ -126,17 +129,25 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/apitap-live.XXXXXX")"
 SERVER_PID=""
 SENSOR_PID=""
 
+alive() {
+    # alive PID: the process exists and is not a zombie (kill -0 succeeds on an unreaped
+    # child, so it cannot tell).
+    local state
+    state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+    [ -n "$state" ] && [ "$state" != "Z" ] && [ "$state" != "X" ]
+}
+
 stop_pid() {
     # stop_pid PID SIGNAL: signal, wait at most 5 s, then SIGKILL.
     local pid="$1" sig="$2" i
     [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
     kill "-$sig" "$pid" 2>/dev/null || true
     for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive "$pid" || break
         sleep 0.1
     done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
 
@@ -172,6 +183,7 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- network
 
+# Foreground helpers only: a backgrounded shell function would make $! a subshell's pid.
 in_srv() { ip netns exec "$NS_SRV" "$@"; }
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
 
@@ -233,7 +245,7 @@ http {
     }
 }
 EOF
-    in_srv "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/server.log" 2>&1 &
+    ip netns exec "$NS_SRV" "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/server.log" 2>&1 &
     SERVER_PID=$!
 }
 
@@ -279,7 +291,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 http.server.HTTPServer((HOST, PORT), Handler).serve_forever()
 EOF
-    in_srv python3 "$TMP/server.py" "$SRV_IP" "$PORT" "$TMP/www" "$API_BODY" "$NOTFOUND_JSON" \
+    ip netns exec "$NS_SRV" python3 "$TMP/server.py" "$SRV_IP" "$PORT" "$TMP/www" "$API_BODY" "$NOTFOUND_JSON" \
         >"$TMP/server.log" 2>&1 &
     SERVER_PID=$!
 }
@@ -289,7 +301,11 @@ if [ -n "$NGINX" ]; then
     start_nginx
 else
     SERVER_KIND=python
-    log "nginx not found: using the Python fallback server"
+    if [ "${APITAP_LIVE_SERVER:-}" = python ]; then
+        log "using the Python server (APITAP_LIVE_SERVER=python)"
+    else
+        log "nginx not found: using the Python fallback server"
+    fi
     start_python
 fi
 
@@ -300,7 +316,7 @@ for _ in $(seq 1 100); do
         listening=1
         break
     fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
+    alive "$SERVER_PID" || break
     sleep 0.1
 done
 if [ "$listening" -ne 1 ]; then
@@ -315,7 +331,12 @@ log "server: $SERVER_KIND on ${SRV_IP}:${PORT} (namespace $NS_SRV)"
 RECORDS="$TMP/records.jsonl"
 SUMMARY="$TMP/summary.json"
 SENSOR_LOG="$TMP/apitap.stderr"
-in_srv "$BIN" capture -i "$VETH_SRV" -f "tcp port ${PORT}" --records "$RECORDS" \
+# A background job of a non-interactive shell starts with SIGINT ignored; give the sensor
+# the default disposition back so the SIGINT below reaches it as it would from a terminal.
+DEFSIG=()
+env --default-signal=INT true 2>/dev/null && DEFSIG=(env --default-signal=INT)
+# (`ip netns exec` execs the command: $! is the sensor's own pid.)
+ip netns exec "$NS_SRV" "${DEFSIG[@]}" "$BIN" capture -i "$VETH_SRV" -f "tcp port ${PORT}" --records "$RECORDS" \
     --summary-json "$SUMMARY" --key-file "$TMP/identity.key" --duration 25 \
     >"$TMP/apitap.stdout" 2>"$SENSOR_LOG" &
 SENSOR_PID=$!
@@ -323,7 +344,7 @@ SENSOR_PID=$!
 # Ready once the sensor holds a packet socket in the server namespace (at most 10 s).
 ready=0
 for _ in $(seq 1 100); do
-    if ! kill -0 "$SENSOR_PID" 2>/dev/null; then
+    if ! alive "$SENSOR_PID"; then
         break
     fi
     if [ "$(in_srv cat /proc/net/packet 2>/dev/null | wc -l)" -gt 1 ]; then
@@ -334,7 +355,13 @@ for _ in $(seq 1 100); do
 done
 if [ "$ready" -ne 1 ]; then
     cat "$SENSOR_LOG" >&2 || true
-    fail "apitap capture did not start (exited or no packet socket within 10 s)"
+    if alive "$SENSOR_PID"; then
+        fail "apitap capture opened no packet socket within 10 s"
+    fi
+    early_rc=0
+    wait "$SENSOR_PID" || early_rc=$?
+    SENSOR_PID=""
+    fail "apitap capture exited (status $early_rc) before capturing; is $BIN a current build?"
 fi
 sleep 0.5 # let libpcap finish setting the filter up
 
@@ -369,14 +396,14 @@ sed 's/^/live_capture:   /' "$TMP/curl.out" >&2
 
 # Let the last FIN/ACKs reach the capture, then stop the sensor (SIGINT, at most 10 s).
 sleep 1
-kill -0 "$SENSOR_PID" 2>/dev/null || {
+alive "$SENSOR_PID" || {
     cat "$SENSOR_LOG" >&2 || true
     fail "apitap exited before SIGINT"
 }
 kill -INT "$SENSOR_PID"
 sensor_rc=""
 for _ in $(seq 1 100); do
-    if ! kill -0 "$SENSOR_PID" 2>/dev/null; then
+    if ! alive "$SENSOR_PID"; then
         sensor_rc=0
         wait "$SENSOR_PID" || sensor_rc=$?
         break
@@ -388,7 +415,7 @@ SENSOR_PID=""
 if [ -z "$sensor_rc" ]; then
     stop_pid "$SENSOR_PID_DONE" KILL
     cat "$SENSOR_LOG" >&2 || true
-    fail "apitap did not exit within 10 s of SIGINT"
+    fail "apitap did not exit within 10 s of SIGINT (the link was idle by then: does a stop request wake a capture blocked in libpcap?)"
 fi
 log "apitap exited with $sensor_rc; its stderr:"
 sed 's/^/live_capture:   | /' "$SENSOR_LOG" >&2 || true
