@@ -249,8 +249,12 @@ impl HttpConnection {
                 .txns
                 .iter()
                 .map(|t| {
-                    t.request.as_ref().map_or(0, |r| r.body.prefix.capacity())
-                        + t.response.as_ref().map_or(0, |r| r.body.prefix.capacity())
+                    t.request
+                        .as_ref()
+                        .map_or(0, |r| r.body.prefix.capacity() + r.head.memory_bytes())
+                        + t.response
+                            .as_ref()
+                            .map_or(0, |r| r.body.prefix.capacity() + r.head.memory_bytes())
                 })
                 .sum::<usize>()
     }

@@ -80,6 +80,12 @@ impl Head {
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
     }
+    /// Heap bytes this head holds (for the memory cap).
+    pub fn memory_bytes(&self) -> usize {
+        self.raw.capacity()
+            + self.headers.capacity() * std::mem::size_of::<(Range<u32>, Range<u32>)>()
+    }
+
     pub fn version_string(&self) -> String {
         format!("{}.{}", self.version.0, self.version.1)
     }

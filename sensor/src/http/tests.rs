@@ -350,6 +350,21 @@ fn pending_limit_pushes_out_the_oldest() {
 }
 
 #[test]
+fn pending_requests_count_their_heads_against_the_memory_cap() {
+    // Pipelined requests with big heads and no response: their heads are held, and must
+    // show in memory_bytes() so the flow table's memcap sees them.
+    let mut c = conn();
+    let mut out = HttpOutput::default();
+    let filler = "x".repeat(30_000);
+    for i in 0..10 {
+        let req = format!("GET /{i} HTTP/1.1\r\nX-Filler: {filler}\r\n\r\n");
+        c.on_data(ToServer, i, req.as_bytes(), &mut out);
+    }
+    assert!(out.exchanges.is_empty());
+    assert!(c.memory_bytes() >= 10 * 30_000, "{}", c.memory_bytes());
+}
+
+#[test]
 fn oversized_head_is_bounded() {
     let cfg = HttpConfig {
         max_header_bytes: 128,
