@@ -168,7 +168,7 @@ impl Redactor {
             {
                 return Some(CallerIdentity {
                     kind: "api_key",
-                    id: self.protect(trim(value)),
+                    id: self.protect(value.trim_ascii()),
                     source: (*h).to_string(),
                 });
             }
@@ -178,11 +178,11 @@ impl Redactor {
                 continue;
             }
             for pair in value.split(|&b| b == b';') {
-                let pair = trim(pair);
+                let pair = pair.trim_ascii();
                 let Some(eq) = pair.iter().position(|&b| b == b'=') else {
                     continue;
                 };
-                let (cname, cval) = (trim(&pair[..eq]), trim(&pair[eq + 1..]));
+                let (cname, cval) = (pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii());
                 if let Some(c) = SESSION_COOKIES
                     .iter()
                     .find(|c| cname.eq_ignore_ascii_case(c.as_bytes()))
@@ -212,9 +212,9 @@ impl Redactor {
     }
 
     fn identity_from_authorization(&self, value: &[u8]) -> Option<CallerIdentity> {
-        let value = trim(value);
+        let value = value.trim_ascii();
         let sp = value.iter().position(|&b| b == b' ')?;
-        let (scheme, cred) = (&value[..sp], trim(&value[sp..]));
+        let (scheme, cred) = (&value[..sp], value[sp..].trim_ascii());
         let source = "authorization".to_string();
         if scheme.eq_ignore_ascii_case(b"basic") {
             let decoded = base64::engine::general_purpose::STANDARD
@@ -353,18 +353,6 @@ fn is_secret_param(name: &[u8]) -> bool {
     SECRET_PARAMS
         .iter()
         .any(|p| name.eq_ignore_ascii_case(p.as_bytes()))
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |e| e + 1);
-    &b[s..e.max(s)]
 }
 
 /// `sub`, else `client_id`, else `azp` of an unverified JWT.

@@ -182,6 +182,141 @@ impl Side {
             SideState::Tunnel | SideState::NotHttp | SideState::Closed
         )
     }
+
+    /// Takes head bytes: skips empty lines before a message, checks that it starts like a
+    /// request (or response), and finds the end of the head, buffering across pieces up to
+    /// `max_header_bytes` (beyond it the side loses sync).
+    fn read_head(
+        &mut self,
+        ts: u64,
+        data: &[u8],
+        is_request: bool,
+        max_header_bytes: usize,
+        stats: &mut HttpStats,
+    ) -> HeadRead {
+        let mut skipped = 0;
+        if self.buf.is_empty() {
+            skipped = data
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+            if skipped == data.len() {
+                return HeadRead::Pending { used: skipped };
+            }
+            self.start_ts = ts;
+        }
+        let data = &data[skipped..];
+        let looks_like = if is_request {
+            head::looks_like_request
+        } else {
+            head::looks_like_response
+        };
+        let probe = if is_request { 24 } else { 5 };
+        let verdict = if self.buf.is_empty() {
+            looks_like(data)
+        } else if self.buf.len() < probe {
+            let mut start = self.buf.clone();
+            start.extend_from_slice(&data[..(probe - self.buf.len()).min(data.len())]);
+            looks_like(&start)
+        } else {
+            Some(true)
+        };
+        if verdict == Some(false) {
+            return HeadRead::NotAMessage { skipped };
+        }
+        let old = self.buf.len();
+        let end = if old == 0 {
+            head::find_head_end(data, is_request, 0)
+        } else {
+            let from = self.scan_from.saturating_sub(3);
+            self.buf.extend_from_slice(data);
+            head::find_head_end(&self.buf, is_request, from)
+        };
+        match end {
+            HeadEnd::Complete { len, http09 } if old == 0 => HeadRead::Complete {
+                skipped,
+                used: len,
+                buf: None,
+                http09,
+            },
+            HeadEnd::Complete { len, http09 } => {
+                let mut buf = std::mem::take(&mut self.buf);
+                buf.truncate(len);
+                HeadRead::Complete {
+                    skipped,
+                    used: len - old,
+                    buf: Some(buf),
+                    http09,
+                }
+            }
+            HeadEnd::Incomplete { resume } => {
+                if old + data.len() > max_header_bytes {
+                    stats.heads_too_large += 1;
+                    self.lose_sync(HttpAnomaly::HeaderTooLarge, stats);
+                } else {
+                    if old == 0 {
+                        self.buf.extend_from_slice(data);
+                    }
+                    self.scan_from = resume;
+                }
+                HeadRead::Pending {
+                    used: skipped + data.len(),
+                }
+            }
+        }
+    }
+
+    /// Gives a head buffer back for the next message (keeps its capacity).
+    fn recycle(&mut self, buf: Option<Vec<u8>>) {
+        if let Some(mut b) = buf {
+            b.clear();
+            if self.buf.is_empty() {
+                self.buf = b;
+            }
+        }
+        self.scan_from = 0;
+    }
+
+    /// Scans for a message start after lost sync. Returns the bytes to skip (a message starts
+    /// after them when found, else all of `data` was scanned) and whether the scan limit ran out.
+    fn resync(
+        &mut self,
+        data: &[u8],
+        is_request: bool,
+        max_resync_bytes: u64,
+        stats: &mut HttpStats,
+    ) -> (usize, bool) {
+        let at_boundary = std::mem::take(&mut self.resync_at_boundary);
+        match resync_scan(data, at_boundary, is_request) {
+            Some(p) => {
+                stats.resync_skipped_bytes += p as u64;
+                self.state = SideState::Head;
+                (p, false)
+            }
+            None => {
+                stats.resync_skipped_bytes += data.len() as u64;
+                self.resync_scanned += data.len() as u64;
+                (data.len(), self.resync_scanned > max_resync_bytes)
+            }
+        }
+    }
+}
+
+/// What feeding head bytes to a side gave.
+enum HeadRead {
+    /// `used` bytes were taken and the head is not complete (or was too large, and the side
+    /// is resyncing).
+    Pending { used: usize },
+    /// After `skipped` empty-line bytes, the data does not start a message of this kind.
+    NotAMessage { skipped: usize },
+    /// A complete head of `used` bytes after `skipped`; `buf` holds the whole head when it
+    /// was assembled from several pieces.
+    Complete {
+        skipped: usize,
+        used: usize,
+        buf: Option<Vec<u8>>,
+        http09: bool,
+    },
 }
 
 /// Methods accepted as a message start when resynchronising (stricter than the first
@@ -318,22 +453,12 @@ impl HttpConnection {
                     }
                 }
                 SideState::Resync => {
-                    match resync_scan(data, self.req.resync_at_boundary, true) {
-                        Some(p) => {
-                            out.stats.resync_skipped_bytes += p as u64;
-                            self.req.state = SideState::Head;
-                            data = &data[p..];
-                        }
-                        None => {
-                            out.stats.resync_skipped_bytes += data.len() as u64;
-                            self.req.resync_scanned += data.len() as u64;
-                            if self.req.resync_scanned > self.cfg.max_resync_bytes {
-                                self.give_up(Direction::ToServer, out);
-                            }
-                            data = &[];
-                        }
+                    let max = self.cfg.max_resync_bytes;
+                    let (skip, give_up) = self.req.resync(data, true, max, &mut out.stats);
+                    data = &data[skip..];
+                    if give_up {
+                        self.give_up(Direction::ToServer, out);
                     }
-                    self.req.resync_at_boundary = false;
                 }
                 SideState::AwaitSwitch => {
                     let room = self
@@ -355,70 +480,22 @@ impl HttpConnection {
 
     /// Feeds head bytes; returns how many were used.
     fn request_head_bytes(&mut self, ts: u64, data: &[u8], out: &mut HttpOutput) -> usize {
-        let side = &mut self.req;
-        let mut skipped = 0;
-        if side.buf.is_empty() {
-            skipped = data
-                .iter()
-                .take_while(|&&b| b == b'\r' || b == b'\n')
-                .count();
-            if skipped == data.len() {
-                return skipped;
-            }
-            side.start_ts = ts;
-        }
-        let data = &data[skipped..];
-        // Is this an HTTP request at all?
-        let probe_len = (24usize.saturating_sub(side.buf.len())).min(data.len());
-        let verdict = if side.buf.is_empty() {
-            head::looks_like_request(data)
-        } else if side.buf.len() < 24 {
-            let mut probe = side.buf.clone();
-            probe.extend_from_slice(&data[..probe_len]);
-            head::looks_like_request(&probe)
-        } else {
-            Some(true)
-        };
-        if verdict == Some(false) {
-            self.not_http_or_resync(Direction::ToServer, out);
-            return skipped;
-        }
-        let side = &mut self.req;
-        let (head_bytes, http09, used) = if side.buf.is_empty() {
-            match head::find_head_end(data, true, 0) {
-                HeadEnd::Complete { len, http09 } => (None, http09, len),
-                HeadEnd::Incomplete { resume } => {
-                    if data.len() > self.cfg.max_header_bytes {
-                        out.stats.heads_too_large += 1;
-                        side.lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
-                        return skipped + data.len();
-                    }
-                    side.buf.extend_from_slice(data);
-                    side.scan_from = resume;
-                    return skipped + data.len();
+        let max = self.cfg.max_header_bytes;
+        let (skipped, used, buf, http09) =
+            match self.req.read_head(ts, data, true, max, &mut out.stats) {
+                HeadRead::Pending { used } => return used,
+                HeadRead::NotAMessage { skipped } => {
+                    self.not_http_or_resync(Direction::ToServer, out);
+                    return skipped;
                 }
-            }
-        } else {
-            let old = side.buf.len();
-            side.buf.extend_from_slice(data);
-            match head::find_head_end(&side.buf, true, side.scan_from.saturating_sub(3)) {
-                HeadEnd::Complete { len, http09 } => {
-                    let mut buf = std::mem::take(&mut side.buf);
-                    buf.truncate(len);
-                    (Some(buf), http09, len - old)
-                }
-                HeadEnd::Incomplete { resume } => {
-                    if side.buf.len() > self.cfg.max_header_bytes {
-                        out.stats.heads_too_large += 1;
-                        side.lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
-                    } else {
-                        side.scan_from = resume;
-                    }
-                    return skipped + data.len();
-                }
-            }
-        };
-        let head_slice: &[u8] = head_bytes.as_deref().unwrap_or(&data[..used]);
+                HeadRead::Complete {
+                    skipped,
+                    used,
+                    buf,
+                    http09,
+                } => (skipped, used, buf, http09),
+            };
+        let head_slice: &[u8] = buf.as_deref().unwrap_or(&data[skipped..skipped + used]);
         let mut anomalies = std::mem::take(&mut self.req.pending);
         match head::parse_request(head_slice, http09, self.cfg.max_headers, &mut anomalies) {
             Some(mut h) => {
@@ -430,13 +507,7 @@ impl HttpConnection {
                 self.not_http_or_resync(Direction::ToServer, out);
             }
         }
-        if let Some(mut b) = head_bytes {
-            b.clear();
-            if self.req.buf.is_empty() {
-                self.req.buf = b;
-            }
-        }
-        self.req.scan_from = 0;
+        self.req.recycle(buf);
         skipped + used
     }
 
@@ -610,22 +681,12 @@ impl HttpConnection {
                     }
                 }
                 SideState::Resync => {
-                    match resync_scan(data, self.resp.resync_at_boundary, false) {
-                        Some(p) => {
-                            out.stats.resync_skipped_bytes += p as u64;
-                            self.resp.state = SideState::Head;
-                            data = &data[p..];
-                        }
-                        None => {
-                            out.stats.resync_skipped_bytes += data.len() as u64;
-                            self.resp.resync_scanned += data.len() as u64;
-                            if self.resp.resync_scanned > self.cfg.max_resync_bytes {
-                                self.give_up(Direction::ToClient, out);
-                            }
-                            data = &[];
-                        }
+                    let max = self.cfg.max_resync_bytes;
+                    let (skip, give_up) = self.resp.resync(data, false, max, &mut out.stats);
+                    data = &data[skip..];
+                    if give_up {
+                        self.give_up(Direction::ToClient, out);
                     }
-                    self.resp.resync_at_boundary = false;
                 }
                 SideState::AwaitSwitch
                 | SideState::Tunnel
@@ -639,75 +700,24 @@ impl HttpConnection {
     }
 
     fn response_head_bytes(&mut self, ts: u64, data: &[u8], out: &mut HttpOutput) -> usize {
-        let mut skipped = 0;
-        if self.resp.buf.is_empty() {
-            skipped = data
-                .iter()
-                .take_while(|&&b| b == b'\r' || b == b'\n')
-                .count();
-            if skipped == data.len() {
+        let max = self.cfg.max_header_bytes;
+        let (skipped, used, buf) = match self.resp.read_head(ts, data, false, max, &mut out.stats) {
+            HeadRead::Pending { used } => return used,
+            HeadRead::NotAMessage { skipped } => {
+                // The answer to an HTTP/0.9 request has no head: it is all body, until close.
+                let awaiting_09 = self.txns.get(self.resp_cursor).is_some_and(|t| t.http09);
+                if awaiting_09 && self.resp.buf.is_empty() {
+                    self.start_http09_response(ts, out);
+                } else {
+                    self.not_http_or_resync(Direction::ToClient, out);
+                }
                 return skipped;
             }
-            self.resp.start_ts = ts;
-        }
-        let data = &data[skipped..];
-        let verdict = if self.resp.buf.is_empty() {
-            head::looks_like_response(data)
-        } else if self.resp.buf.len() < 5 {
-            let mut probe = self.resp.buf.clone();
-            probe.extend_from_slice(&data[..data.len().min(5)]);
-            head::looks_like_response(&probe)
-        } else {
-            Some(true)
+            HeadRead::Complete {
+                skipped, used, buf, ..
+            } => (skipped, used, buf),
         };
-        if verdict == Some(false) {
-            // The answer to an HTTP/0.9 request has no head: it is all body, until close.
-            let awaiting_09 = self.txns.get(self.resp_cursor).is_some_and(|t| t.http09);
-            if awaiting_09 && self.resp.buf.is_empty() {
-                self.start_http09_response(ts, out);
-                return skipped;
-            }
-            self.not_http_or_resync(Direction::ToClient, out);
-            return skipped;
-        }
-        let (head_bytes, used) = if self.resp.buf.is_empty() {
-            match head::find_head_end(data, false, 0) {
-                HeadEnd::Complete { len, .. } => (None, len),
-                HeadEnd::Incomplete { resume } => {
-                    if data.len() > self.cfg.max_header_bytes {
-                        out.stats.heads_too_large += 1;
-                        self.resp
-                            .lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
-                        return skipped + data.len();
-                    }
-                    self.resp.buf.extend_from_slice(data);
-                    self.resp.scan_from = resume;
-                    return skipped + data.len();
-                }
-            }
-        } else {
-            let old = self.resp.buf.len();
-            self.resp.buf.extend_from_slice(data);
-            match head::find_head_end(&self.resp.buf, false, self.resp.scan_from.saturating_sub(3))
-            {
-                HeadEnd::Complete { len, .. } => {
-                    let mut buf = std::mem::take(&mut self.resp.buf);
-                    buf.truncate(len);
-                    (Some(buf), len - old)
-                }
-                HeadEnd::Incomplete { resume } => {
-                    if self.resp.buf.len() > self.cfg.max_header_bytes {
-                        out.stats.heads_too_large += 1;
-                        self.resp
-                            .lose_sync(HttpAnomaly::HeaderTooLarge, &mut out.stats);
-                    } else {
-                        self.resp.scan_from = resume;
-                    }
-                    return skipped + data.len();
-                }
-            }
-        };
-        let head_slice: &[u8] = head_bytes.as_deref().unwrap_or(&data[..used]);
+        let head_slice: &[u8] = buf.as_deref().unwrap_or(&data[skipped..skipped + used]);
         let mut anomalies = std::mem::take(&mut self.resp.pending);
         match head::parse_response(head_slice, self.cfg.max_headers, &mut anomalies) {
             Some(mut h) => {
@@ -719,13 +729,7 @@ impl HttpConnection {
                 self.not_http_or_resync(Direction::ToClient, out);
             }
         }
-        if let Some(mut b) = head_bytes {
-            b.clear();
-            if self.resp.buf.is_empty() {
-                self.resp.buf = b;
-            }
-        }
-        self.resp.scan_from = 0;
+        self.resp.recycle(buf);
         skipped + used
     }
 
@@ -1030,7 +1034,7 @@ fn content_length(h: &Head, anomalies: &mut AnomalySet) -> Option<Result<u64, ()
     for v in h.values("content-length") {
         for part in v.split(|&b| b == b',') {
             any = true;
-            let t = trim(part);
+            let t = part.trim_ascii();
             // Servers keep lengths in a signed 64-bit offset: anything larger is invalid.
             let parsed = if !t.is_empty() && t.iter().all(u8::is_ascii_digit) {
                 std::str::from_utf8(t)
@@ -1073,7 +1077,7 @@ fn transfer_encoding(h: &Head, anomalies: &mut AnomalySet) -> Option<bool> {
     let mut chunked_count = 0;
     for v in h.values("transfer-encoding") {
         for part in v.split(|&b| b == b',') {
-            let t = trim(part);
+            let t = part.trim_ascii();
             if t.is_empty() {
                 continue;
             }
@@ -1119,16 +1123,4 @@ fn response_framing(h: &Head, anomalies: &mut AnomalySet) -> Framing {
         (None, Some(Ok(n))) => Framing::Length(n),
         (None, Some(Err(()))) | (None, None) => Framing::UntilClose,
     }
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |e| e + 1);
-    &b[s..e.max(s)]
 }

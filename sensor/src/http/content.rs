@@ -186,7 +186,7 @@ impl Coding {
         let Some(v) = value else {
             return Coding::Identity;
         };
-        let v = trim(v);
+        let v = v.trim_ascii();
         if v.is_empty() || v.eq_ignore_ascii_case(b"identity") {
             Coding::Identity
         } else if v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip") {
@@ -197,18 +197,6 @@ impl Coding {
             Coding::Other
         }
     }
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |e| e + 1);
-    &b[s..e.max(s)]
 }
 
 /// Streams one body's content through the right decoder.

@@ -240,6 +240,14 @@ fn range_in(base: &[u8], part: &[u8]) -> Range<u32> {
 
 const STACK_HEADERS: usize = 64;
 
+/// Name and value ranges of httparse's headers within the head they were parsed from.
+fn header_ranges(buf: &[u8], headers: &[httparse::Header<'_>]) -> Vec<(Range<u32>, Range<u32>)> {
+    headers
+        .iter()
+        .map(|h| (range_in(buf, h.name.as_bytes()), range_in(buf, h.value)))
+        .collect()
+}
+
 /// Parses a request head (`buf` is exactly the head). `None` when it is not a request.
 pub fn parse_request(
     buf: &[u8],
@@ -306,11 +314,7 @@ fn parse_request_strict<'b>(
         method: range_in(buf, method.as_bytes()),
         target: range_in(buf, path.as_bytes()),
     };
-    let headers = req
-        .headers
-        .iter()
-        .map(|h| (range_in(buf, h.name.as_bytes()), range_in(buf, h.value)))
-        .collect();
+    let headers = header_ranges(buf, req.headers);
     Ok(Head {
         raw: buf.to_vec(),
         kind,
@@ -337,11 +341,7 @@ fn parse_response_strict<'b>(
     } else {
         range_in(buf, reason.as_bytes())
     };
-    let headers = resp
-        .headers
-        .iter()
-        .map(|h| (range_in(buf, h.name.as_bytes()), range_in(buf, h.value)))
-        .collect();
+    let headers = header_ranges(buf, resp.headers);
     Ok(Head {
         raw: buf.to_vec(),
         kind: HeadKind::Response {
@@ -395,19 +395,19 @@ fn lenient(
     let kind;
     let version;
     if is_request {
-        let first = trim_ascii(first);
+        let first = first.trim_ascii();
         let sp = first.iter().position(|&b| b == b' ' || b == b'\t')?;
         let method = &first[..sp];
         if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
             return None;
         }
-        let rest = trim_ascii(&first[sp..]);
+        let rest = first[sp..].trim_ascii();
         let (target, ver) = match rest.iter().rposition(|&b| b == b' ' || b == b'\t') {
             Some(p)
                 if rest[p + 1..].len() >= 5
                     && rest[p + 1..p + 6].eq_ignore_ascii_case(b"HTTP/") =>
             {
-                (trim_ascii(&rest[..p]), Some(&rest[p + 1..]))
+                (rest[..p].trim_ascii(), Some(&rest[p + 1..]))
             }
             _ if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"HTTP/") => {
                 (&b""[..], Some(rest))
@@ -429,13 +429,13 @@ fn lenient(
             target: m..m + target.len() as u32,
         };
     } else {
-        let first = trim_ascii(first);
+        let first = first.trim_ascii();
         if first.len() < 5 || !first[..5].eq_ignore_ascii_case(b"HTTP/") {
             return None;
         }
         let sp = first.iter().position(|&b| b == b' ' || b == b'\t');
         let (ver, rest) = match sp {
-            Some(p) => (&first[..p], trim_ascii(&first[p..])),
+            Some(p) => (&first[..p], first[p..].trim_ascii()),
             None => (first, &b""[..]),
         };
         version = parse_version(ver, anomalies);
@@ -444,7 +444,7 @@ fn lenient(
             .ok()
             .and_then(|s| s.parse::<u16>().ok())
             .filter(|_| code_len == 3)?;
-        let reason = trim_ascii(&rest[code_len..]);
+        let reason = rest[code_len..].trim_ascii();
         raw.extend_from_slice(reason);
         kind = HeadKind::Response {
             status,
@@ -464,7 +464,7 @@ fn lenient(
                     if v.end > v.start {
                         raw.push(b' ');
                     }
-                    raw.extend_from_slice(trim_ascii(line));
+                    raw.extend_from_slice(line.trim_ascii());
                     v.end = raw.len() as u32;
                 }
             }
@@ -479,11 +479,11 @@ fn lenient(
             continue;
         }
         let name_raw = &line[..colon];
-        let name = trim_ascii(name_raw);
+        let name = name_raw.trim_ascii();
         if name.len() != name_raw.len() {
             anomalies.insert(HttpAnomaly::SpaceBeforeColon);
         }
-        let value = trim_ascii(&line[colon + 1..]);
+        let value = line[colon + 1..].trim_ascii();
         let ns = raw.len() as u32;
         raw.extend_from_slice(name);
         let vs = raw.len() as u32;
@@ -498,18 +498,6 @@ fn lenient(
         headers,
         wire_len: buf.len() as u64,
     })
-}
-
-fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end.max(start)]
 }
 
 #[cfg(test)]
