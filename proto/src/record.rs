@@ -8,6 +8,8 @@
 use crate::time::{as_rfc3339, TimestampNs};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 /// One HTTP request/response exchange as seen on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,7 +51,7 @@ pub struct Event {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
-    pub ip: String,
+    pub ip: IpAddr,
     pub port: u16,
 }
 
@@ -59,7 +61,8 @@ pub struct Network {
     pub transport: Cow<'static, str>,
     /// `http`.
     pub protocol: Cow<'static, str>,
-    pub community_id: String,
+    /// Shared by every record of the flow.
+    pub community_id: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<Vlan>,
 }
@@ -88,7 +91,7 @@ pub struct Url {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Http {
     /// `1.1`, `1.0` or `0.9`.
-    pub version: String,
+    pub version: Cow<'static, str>,
     pub request: HttpRequest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<HttpResponse>,
@@ -97,12 +100,12 @@ pub struct Http {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct HttpRequest {
     /// Method as sent (case kept). Empty when only a response was seen.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// Head plus body bytes on the wire (chunk framing included).
     pub bytes: u64,
     pub body: Body,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mime_type: Option<String>,
+    pub mime_type: Option<Cow<'static, str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -111,7 +114,7 @@ pub struct HttpResponse {
     pub bytes: u64,
     pub body: Body,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mime_type: Option<String>,
+    pub mime_type: Option<Cow<'static, str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -128,7 +131,7 @@ pub struct UserAgent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Keyed hash of the caller's identity (see [`Identity`]).
-    pub id: String,
+    pub id: Arc<str>,
 }
 
 /// Everything apitap-specific.
@@ -139,7 +142,7 @@ pub struct Apitap {
     pub flow_id: u64,
     /// Protocol and stream anomalies seen while parsing this exchange (snake_case names).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub anomalies: Vec<String>,
+    pub anomalies: Vec<Cow<'static, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<Tunnel>,
     pub request: ApitapRequest,
@@ -164,7 +167,7 @@ pub struct ApitapRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ApitapResponse {
     pub decoded_body_bytes: u64,
-    pub status_msg: String,
+    pub status_msg: Cow<'static, str>,
     /// Interim (1xx) responses seen before the final one, e.g. `[100]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub informational: Vec<u16>,
@@ -176,9 +179,9 @@ pub struct ApitapResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tunnel {
     /// `vxlan`, `geneve`, `gre`, `erspan2`, `erspan3`, `teredo`, `ayiya`, `gtpu`, `ip_in_ip`.
-    pub kind: String,
-    pub outer_source_ip: String,
-    pub outer_destination_ip: String,
+    pub kind: Cow<'static, str>,
+    pub outer_source_ip: IpAddr,
+    pub outer_destination_ip: IpAddr,
     /// VNI, ERSPAN session id, GRE key or GTP TEID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u32>,
@@ -190,10 +193,10 @@ pub struct Identity {
     /// Where it came from: `basic`, `jwt`, `bearer`, `digest`, `api_key`, `session_cookie`.
     pub kind: Cow<'static, str>,
     /// Keyed hash of the identity (`k1:` + hex), or the clear value when redaction is off.
-    pub id: String,
+    pub id: Arc<str>,
     /// The header or cookie name it was taken from, e.g. `x-api-key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
+    pub source: Option<Cow<'static, str>>,
 }
 
 /// In-memory extras for the analyzers; never serialized.

@@ -28,6 +28,77 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// `b` as text, borrowed from `common` when it is one of those strings (compared with
+/// `eq`), so the values that repeat on almost every record cost no allocation.
+fn interned(
+    b: &[u8],
+    common: &[&'static str],
+    eq: fn(&[u8], &[u8]) -> bool,
+) -> Option<&'static str> {
+    common.iter().copied().find(|c| eq(c.as_bytes(), b))
+}
+
+fn exact(a: &[u8], b: &[u8]) -> bool {
+    a == b
+}
+
+const COMMON_METHODS: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+];
+
+const COMMON_REASONS: [&str; 24] = [
+    "OK",
+    "Created",
+    "Accepted",
+    "No Content",
+    "Partial Content",
+    "Moved Permanently",
+    "Found",
+    "See Other",
+    "Not Modified",
+    "Temporary Redirect",
+    "Bad Request",
+    "Unauthorized",
+    "Forbidden",
+    "Not Found",
+    "Method Not Allowed",
+    "Conflict",
+    "Unprocessable Entity",
+    "Too Many Requests",
+    "Internal Server Error",
+    "Bad Gateway",
+    "Service Unavailable",
+    "Gateway Timeout",
+    "Continue",
+    "Switching Protocols",
+];
+
+/// Lower-case forms; Content-Type values are compared ignoring ASCII case.
+const COMMON_MIME_TYPES: [&str; 14] = [
+    "application/json",
+    "text/html",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "application/xml",
+    "text/xml",
+    "application/octet-stream",
+    "application/problem+json",
+    "application/javascript",
+    "text/css",
+    "image/png",
+    "image/jpeg",
+    "text/event-stream",
+];
+
+/// Text of a head element, shared when it is a common value.
+fn text(b: &[u8], common: &[&'static str]) -> Cow<'static, str> {
+    match interned(b, common, exact) {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(lossy(b)),
+    }
+}
+
 /// A request-target as text without losing bytes: valid UTF-8 as is, every byte of an
 /// invalid sequence percent-encoded (which is what a URL would carry anyway).
 pub fn target_text(b: &[u8]) -> String {
@@ -45,34 +116,36 @@ pub fn target_text(b: &[u8]) -> String {
 }
 
 /// `type/subtype` of a Content-Type value, lower-cased.
-fn mime(value: Option<&[u8]>) -> Option<String> {
+fn mime(value: Option<&[u8]>) -> Option<Cow<'static, str>> {
     let v = value?;
     let end = v.iter().position(|&b| b == b';').unwrap_or(v.len());
-    let t = String::from_utf8_lossy(&v[..end])
-        .trim()
-        .to_ascii_lowercase();
-    (!t.is_empty()).then_some(t)
+    let t = v[..end].trim_ascii();
+    if let Some(s) = interned(t, &COMMON_MIME_TYPES, <[u8]>::eq_ignore_ascii_case) {
+        return Some(Cow::Borrowed(s));
+    }
+    let t = String::from_utf8_lossy(t).to_ascii_lowercase();
+    (!t.is_empty()).then_some(Cow::Owned(t))
 }
 
 /// Splits a Host value (or authority) into host and optional port; IPv6 literals keep
 /// their brackets off.
-pub fn split_host(host: &str) -> (String, Option<u16>) {
+pub fn split_host(host: &str) -> (&str, Option<u16>) {
     let host = host.trim();
     if let Some(rest) = host.strip_prefix('[') {
         if let Some(end) = rest.find(']') {
             let port = rest[end + 1..]
                 .strip_prefix(':')
                 .and_then(|p| p.parse().ok());
-            return (rest[..end].to_string(), port);
+            return (&rest[..end], port);
         }
     }
     match host.rsplit_once(':') {
         Some((h, p))
             if !h.contains(':') && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) =>
         {
-            (h.to_string(), p.parse().ok())
+            (h, p.parse().ok())
         }
-        _ => (host.to_string(), None),
+        _ => (host, None),
     }
 }
 
@@ -96,18 +169,18 @@ impl RecordBuilder {
             .max(start);
         let head: Option<&Head> = req.map(|r| &r.head);
         let target = head.map(|h| target_text(h.target())).unwrap_or_default();
-        let url = self.url(&target, head);
+        let url = self.url(target, head);
         let version = head
             .or(resp.map(|r| &r.head))
             .map(|h| h.version_string())
             .unwrap_or_default();
         let identity = head.and_then(|h| self.redactor.identity(h.headers()));
-        let mut anomalies: Vec<String> = ex
+        let mut anomalies: Vec<Cow<'static, str>> = ex
             .anomalies
             .iter()
-            .map(|a| a.as_str().to_string())
+            .map(|a| Cow::Borrowed(a.as_str()))
             .collect();
-        anomalies.extend(extra_anomalies.iter().map(|s| s.to_string()));
+        anomalies.extend(extra_anomalies.iter().map(|&s| Cow::Borrowed(s)));
         let written = |body: &[u8]| {
             self.options.write_bodies.then(|| {
                 let n = body.len().min(self.options.written_body_bytes);
@@ -125,11 +198,11 @@ impl RecordBuilder {
                 duration: end - start,
             },
             source: proto::Endpoint {
-                ip: flow.client.to_string(),
+                ip: flow.client,
                 port: flow.client_port,
             },
             destination: proto::Endpoint {
-                ip: flow.server.to_string(),
+                ip: flow.server,
                 port: flow.server_port,
             },
             network: proto::Network {
@@ -142,7 +215,9 @@ impl RecordBuilder {
             http: proto::Http {
                 version,
                 request: proto::HttpRequest {
-                    method: head.map(|h| lossy(h.method())).unwrap_or_default(),
+                    method: head
+                        .map(|h| text(h.method(), &COMMON_METHODS))
+                        .unwrap_or_default(),
                     bytes: req.map_or(0, |r| r.wire_bytes),
                     body: proto::Body {
                         bytes: req.map_or(0, |r| r.body.bytes),
@@ -169,9 +244,9 @@ impl RecordBuilder {
                 flow_id: flow.flow_id,
                 anomalies,
                 tunnel: flow.tunnel.map(|t| proto::Tunnel {
-                    kind: t.kind.as_str().into(),
-                    outer_source_ip: t.outer_src.to_string(),
-                    outer_destination_ip: t.outer_dst.to_string(),
+                    kind: Cow::Borrowed(t.kind.as_str()),
+                    outer_source_ip: t.outer_src,
+                    outer_destination_ip: t.outer_dst,
                     id: t.id,
                 }),
                 request: proto::ApitapRequest {
@@ -180,7 +255,7 @@ impl RecordBuilder {
                 },
                 response: resp.map(|r| proto::ApitapResponse {
                     decoded_body_bytes: r.body.decoded_bytes,
-                    status_msg: lossy(r.head.reason()),
+                    status_msg: text(r.head.reason(), &COMMON_REASONS),
                     informational: ex.informational.clone(),
                     body_prefix: written(&r.body.prefix),
                 }),
@@ -215,7 +290,7 @@ impl RecordBuilder {
             .collect()
     }
 
-    fn url(&self, target: &str, head: Option<&Head>) -> proto::Url {
+    fn url(&self, target: String, head: Option<&Head>) -> proto::Url {
         let original = self.redactor.url(target);
         // absolute-form: scheme://authority/path?query
         let (authority, rest) = match original.split_once("://") {
@@ -223,25 +298,22 @@ impl RecordBuilder {
                 if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic()) =>
             {
                 let slash = after.find(['/', '?']).unwrap_or(after.len());
-                (Some(after[..slash].to_string()), after[slash..].to_string())
+                (Some(&after[..slash]), &after[slash..])
             }
-            _ => (None, original.clone()),
+            _ => (None, original.as_str()),
         };
         let no_fragment = rest.split('#').next().unwrap_or_default();
         let (path, query) = match no_fragment.split_once('?') {
             Some((p, q)) => (p.to_string(), Some(q.to_string())),
             None => (no_fragment.to_string(), None),
         };
-        let host = head
+        let host: Option<Cow<'_, str>> = head
             .and_then(|h| h.value("host"))
-            .map(lossy)
-            .or(authority.map(|a| a.rsplit('@').next().unwrap_or_default().to_string()))
+            .map(String::from_utf8_lossy)
+            .or(authority.map(|a| Cow::Borrowed(a.rsplit('@').next().unwrap_or_default())))
             .filter(|h| !h.trim().is_empty());
-        let (domain, port) = match host {
-            Some(h) => {
-                let (d, p) = split_host(&h);
-                (Some(d), p)
-            }
+        let (domain, port) = match host.as_deref().map(split_host) {
+            Some((d, p)) => (Some(d.to_string()), p),
             None => (None, None),
         };
         proto::Url {
@@ -361,13 +433,10 @@ mod tests {
 
     #[test]
     fn host_splitting() {
-        assert_eq!(split_host("api.test:8080"), ("api.test".into(), Some(8080)));
-        assert_eq!(split_host("api.test"), ("api.test".into(), None));
-        assert_eq!(
-            split_host("[2001:db8::1]:443"),
-            ("2001:db8::1".into(), Some(443))
-        );
-        assert_eq!(split_host("2001:db8::1"), ("2001:db8::1".into(), None));
+        assert_eq!(split_host("api.test:8080"), ("api.test", Some(8080)));
+        assert_eq!(split_host("api.test"), ("api.test", None));
+        assert_eq!(split_host("[2001:db8::1]:443"), ("2001:db8::1", Some(443)));
+        assert_eq!(split_host("2001:db8::1"), ("2001:db8::1", None));
     }
 
     #[test]

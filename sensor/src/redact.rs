@@ -88,8 +88,9 @@ const SECRET_PARAMS: [&str; 20] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerIdentity {
     pub kind: &'static str,
-    pub id: String,
-    pub source: String,
+    /// Shared: the same caller shows up on many records.
+    pub id: std::sync::Arc<str>,
+    pub source: std::borrow::Cow<'static, str>,
 }
 
 pub struct Redactor {
@@ -97,7 +98,9 @@ pub struct Redactor {
     key: [u8; 32],
     /// Authorization value → identity, because clients resend the same credentials on
     /// every request (bounded: cleared when full).
-    auth_cache: RefCell<HashMap<Vec<u8>, Option<CallerIdentity>>>,
+    /// Seeded fast hash: the keys are attacker-chosen, but per-process random seeds keep
+    /// collisions unpredictable and the cache is bounded anyway.
+    auth_cache: RefCell<HashMap<Vec<u8>, Option<CallerIdentity>, foldhash::fast::RandomState>>,
 }
 
 /// Entries kept in the Authorization → identity cache before it is cleared.
@@ -108,7 +111,7 @@ impl Redactor {
         Redactor {
             mode,
             key,
-            auth_cache: RefCell::new(HashMap::new()),
+            auth_cache: RefCell::new(HashMap::default()),
         }
     }
 
@@ -168,8 +171,8 @@ impl Redactor {
             {
                 return Some(CallerIdentity {
                     kind: "api_key",
-                    id: self.protect(value.trim_ascii()),
-                    source: (*h).to_string(),
+                    id: self.protect(value.trim_ascii()).into(),
+                    source: std::borrow::Cow::Borrowed(h),
                 });
             }
         }
@@ -189,8 +192,8 @@ impl Redactor {
                 {
                     return Some(CallerIdentity {
                         kind: "session_cookie",
-                        id: self.protect(cval),
-                        source: format!("cookie:{c}"),
+                        id: self.protect(cval).into(),
+                        source: format!("cookie:{c}").into(),
                     });
                 }
             }
@@ -215,7 +218,7 @@ impl Redactor {
         let value = value.trim_ascii();
         let sp = value.iter().position(|&b| b == b' ')?;
         let (scheme, cred) = (&value[..sp], value[sp..].trim_ascii());
-        let source = "authorization".to_string();
+        let source = std::borrow::Cow::Borrowed("authorization");
         if scheme.eq_ignore_ascii_case(b"basic") {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(cred)
@@ -226,7 +229,7 @@ impl Redactor {
             };
             return Some(CallerIdentity {
                 kind: "basic",
-                id: self.protect(user),
+                id: self.protect(user).into(),
                 source,
             });
         }
@@ -234,13 +237,13 @@ impl Redactor {
             if let Some(claim) = jwt_subject(cred) {
                 return Some(CallerIdentity {
                     kind: "jwt",
-                    id: self.protect(claim.as_bytes()),
+                    id: self.protect(claim.as_bytes()).into(),
                     source,
                 });
             }
             return Some(CallerIdentity {
                 kind: "bearer",
-                id: self.protect(cred),
+                id: self.protect(cred).into(),
                 source,
             });
         }
@@ -248,7 +251,7 @@ impl Redactor {
             let user = digest_username(cred)?;
             return Some(CallerIdentity {
                 kind: "digest",
-                id: self.protect(user),
+                id: self.protect(user).into(),
                 source,
             });
         }
@@ -256,14 +259,21 @@ impl Redactor {
     }
 
     /// Masks secret-named query parameter values in a request-target.
-    pub fn url(&self, target: &str) -> String {
+    pub fn url(&self, target: String) -> String {
         if self.mode == RedactMode::None {
-            return target.to_string();
+            return target;
         }
         let Some(q) = target.find('?') else {
-            return target.to_string();
+            return target;
         };
         let (path, query) = target.split_at(q + 1);
+        let secret_param = |pair: &str| {
+            pair.split_once('=')
+                .is_some_and(|(k, v)| is_secret_param(k.as_bytes()) && !v.is_empty())
+        };
+        if !query.split('&').any(secret_param) {
+            return target;
+        }
         let mut out = String::with_capacity(target.len());
         out.push_str(path);
         out.push_str(&self.form(query));
@@ -455,7 +465,7 @@ mod tests {
         let h: Vec<(&[u8], &[u8])> = vec![(b"Authorization", b"Basic YWxpY2U6c2VjcmV0")];
         let id = r().identity(h.iter().copied()).unwrap();
         assert_eq!(id.kind, "basic");
-        assert_eq!(id.id, r().protect(b"alice"));
+        assert_eq!(*id.id, r().protect(b"alice"));
         assert!(id.id.starts_with("k1:") && !id.id.contains("alice"));
     }
 
@@ -465,24 +475,30 @@ mod tests {
         let token = b"Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyLTQyIiwiaWF0IjoxfQ.c2ln";
         let h: Vec<(&[u8], &[u8])> = vec![(b"authorization", token)];
         let id = r().identity(h.iter().copied()).unwrap();
-        assert_eq!((id.kind, id.id), ("jwt", r().protect(b"user-42")));
+        assert_eq!(
+            (id.kind, &*id.id),
+            ("jwt", r().protect(b"user-42").as_str())
+        );
     }
 
     #[test]
     fn api_key_and_session_cookie() {
         let h: Vec<(&[u8], &[u8])> = vec![(b"X-Api-Key", b" abc123 ")];
         assert_eq!(
-            r().identity(h.iter().copied()).unwrap().id,
+            *r().identity(h.iter().copied()).unwrap().id,
             r().protect(b"abc123")
         );
         let h: Vec<(&[u8], &[u8])> = vec![(b"Cookie", b"theme=dark; JSESSIONID=XYZ")];
         let id = r().identity(h.iter().copied()).unwrap();
-        assert_eq!((id.kind, id.id), ("session_cookie", r().protect(b"XYZ")));
+        assert_eq!(
+            (id.kind, &*id.id),
+            ("session_cookie", r().protect(b"XYZ").as_str())
+        );
     }
 
     #[test]
     fn secret_query_params_and_bodies_are_masked() {
-        let u = r().url("/login?user=bob&password=hunter2&x=1");
+        let u = r().url("/login?user=bob&password=hunter2&x=1".into());
         assert!(!u.contains("hunter2"), "{u}");
         assert!(u.starts_with("/login?user=bob&password=k1:") && u.ends_with("&x=1"));
         let b = r().body(br#"{"username":"bob","password":"hunter2","nested":{"token":"abc"}}"#);

@@ -173,14 +173,14 @@ fn check_exchange(rs: &[RequestRecord]) {
     let r = &rs[0];
     assert_eq!(
         (
-            r.source.ip.as_str(),
-            r.destination.ip.as_str(),
+            r.source.ip.to_string().as_str(),
+            r.destination.ip.to_string().as_str(),
             r.destination.port
         ),
         ("198.18.0.2", "198.18.0.1", 80)
     );
     assert_eq!(
-        (r.http.request.method.as_str(), r.url.path.as_str()),
+        (r.http.request.method.as_ref(), r.url.path.as_str()),
         ("GET", "/api/v1/orders/42")
     );
     let resp = r.http.response.as_ref().unwrap();
@@ -191,9 +191,9 @@ fn check_exchange(rs: &[RequestRecord]) {
 fn tunnel(r: &RequestRecord) -> (String, String, String, Option<u32>) {
     let t = r.apitap.tunnel.as_ref().expect("tunnel on record");
     (
-        t.kind.clone(),
-        t.outer_source_ip.clone(),
-        t.outer_destination_ip.clone(),
+        t.kind.to_string(),
+        t.outer_source_ip.to_string(),
+        t.outer_destination_ip.to_string(),
         t.id,
     )
 }

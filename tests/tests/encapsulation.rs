@@ -17,7 +17,7 @@ fn exchanges(rs: &[RequestRecord]) -> Vec<(String, Option<u16>)> {
     rs.iter()
         .map(|r| {
             (
-                r.http.request.method.clone(),
+                r.http.request.method.to_string(),
                 r.http.response.as_ref().map(|s| s.status_code),
             )
         })
@@ -27,9 +27,9 @@ fn exchanges(rs: &[RequestRecord]) -> Vec<(String, Option<u16>)> {
 fn tunnel(r: &RequestRecord) -> (String, String, String, Option<u32>) {
     let t = r.apitap.tunnel.as_ref().expect("record has a tunnel");
     (
-        t.kind.clone(),
-        t.outer_source_ip.clone(),
-        t.outer_destination_ip.clone(),
+        t.kind.to_string(),
+        t.outer_source_ip.to_string(),
+        t.outer_destination_ip.to_string(),
         t.id,
     )
 }

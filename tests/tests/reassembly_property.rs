@@ -133,12 +133,12 @@ fn views(rs: &[RequestRecord]) -> Vec<View> {
     rs.iter()
         .map(|r| {
             (
-                r.http.request.method.clone(),
+                r.http.request.method.to_string(),
                 r.url.original.clone(),
                 r.http.response.as_ref().map(|s| s.status_code),
                 r.http.request.body.bytes,
                 r.http.response.as_ref().map_or(0, |s| s.body.bytes),
-                r.apitap.anomalies.clone(),
+                r.apitap.anomalies.iter().map(|a| a.to_string()).collect(),
             )
         })
         .collect()

@@ -176,11 +176,11 @@ fn zeek_http_corpus() {
             let depth = e["trans_depth"].as_u64().unwrap_or(0);
             let matches_conn = |z: &BTreeMap<&str, Value>, r: &RequestRecord| {
                 (!present.contains("id.orig_h")
-                    || e["id.orig_h"].as_str() == Some(r.source.ip.as_str()))
+                    || e["id.orig_h"].as_str() == Some(r.source.ip.to_string().as_str()))
                     && (!present.contains("id.orig_p")
                         || e["id.orig_p"].as_u64() == Some(u64::from(r.source.port)))
                     && (!present.contains("id.resp_h")
-                        || e["id.resp_h"].as_str() == Some(r.destination.ip.as_str()))
+                        || e["id.resp_h"].as_str() == Some(r.destination.ip.to_string().as_str()))
                     && (!present.contains("id.resp_p")
                         || e["id.resp_p"].as_u64() == Some(u64::from(r.destination.port)))
                     && if has_depth {

@@ -141,12 +141,10 @@ impl Tail {
             if over < n {
                 let need = i + n;
                 if self.buf.capacity() < need {
-                    let target = need
-                        .max(self.buf.capacity().saturating_mul(2))
-                        .max(64)
-                        .min(cap)
-                        .max(need);
-                    self.buf.reserve_exact(target - self.buf.len());
+                    // First write: just what it needs (short flows stay small). Once a flow
+                    // outgrows that, take the whole ring at once instead of regrowing it.
+                    let target = if self.buf.capacity() == 0 { need } else { cap };
+                    self.buf.reserve_exact(target.max(need) - self.buf.len());
                 }
                 self.buf.extend_from_slice(&d[over..n]);
             }

@@ -357,9 +357,9 @@ impl<S: StreamSink> FlowTable<S> {
         let now = Self::FLOW_OVERHEAD
             + f.half[0].mem_bytes()
             + f.half[1].mem_bytes()
-            + f.app.as_ref().map_or(0, |a| {
-                a.sink.memory_bytes() + a.info.community_id.capacity()
-            });
+            + f.app
+                .as_ref()
+                .map_or(0, |a| a.sink.memory_bytes() + a.info.community_id.len());
         self.mem_used = self.mem_used.saturating_sub(f.mem) + now;
         f.mem = now;
         self.stats.memory_bytes_current = self.mem_used as u64;
@@ -660,7 +660,8 @@ impl<S: StreamSink> FlowTable<S> {
             server_port,
             vlan: f.vlan,
             tunnel: f.tunnel,
-            community_id: super::community_id_v1(0, client, client_port, server, server_port),
+            community_id: super::community_id_v1(0, client, client_port, server, server_port)
+                .into(),
             first_ts: f.first_ts,
             midstream: f.midstream,
         };

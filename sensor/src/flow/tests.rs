@@ -259,7 +259,7 @@ fn handshake_in_order_fin_close_and_linger() {
     assert!(!l.info.midstream);
     assert_eq!(
         l.info.community_id,
-        community_id_v1(0, ip(CLI.0), CLI.1, ip(SRV.0), 80)
+        community_id_v1(0, ip(CLI.0), CLI.1, ip(SRV.0), 80).into()
     );
     assert_eq!(l.to_server, REQ);
     assert_eq!(l.to_client, RESP);

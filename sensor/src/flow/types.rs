@@ -77,7 +77,7 @@ pub struct FlowInfo {
     pub vlan: Option<u16>,
     pub tunnel: Option<TunnelInfo>,
     /// Community ID v1 (seed 0) of the 5-tuple, e.g. `1:LQU9qZlK+B5F3KDmev6m5PMibrg=`.
-    pub community_id: String,
+    pub community_id: std::sync::Arc<str>,
     /// Packet time of the first packet, ns since the epoch.
     pub first_ts: u64,
     /// True when the handshake was not seen (orientation was guessed).

@@ -5,6 +5,7 @@
 //! a head costs two allocations whatever its header count.
 
 use super::anomaly::{AnomalySet, HttpAnomaly};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// Request line or status line facts.
@@ -86,8 +87,13 @@ impl Head {
             + self.headers.capacity() * std::mem::size_of::<(Range<u32>, Range<u32>)>()
     }
 
-    pub fn version_string(&self) -> String {
-        format!("{}.{}", self.version.0, self.version.1)
+    pub fn version_string(&self) -> Cow<'static, str> {
+        match self.version {
+            (1, 1) => Cow::Borrowed("1.1"),
+            (1, 0) => Cow::Borrowed("1.0"),
+            (0, 9) => Cow::Borrowed("0.9"),
+            (major, minor) => Cow::Owned(format!("{major}.{minor}")),
+        }
     }
     /// A head for an HTTP/0.9 response, which has none on the wire.
     pub fn http09_response() -> Head {
