@@ -25,7 +25,16 @@ pub struct RecordBuilder {
 }
 
 fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    lossy_cow(b).into_owned()
+}
+
+/// `String::from_utf8_lossy` with the validating fast path first (header values are almost
+/// always valid, and `from_utf8` checks them faster than the lossy chunk iterator).
+fn lossy_cow(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// `b` as text, borrowed from `common` when it is one of those strings (compared with
@@ -309,7 +318,7 @@ impl RecordBuilder {
         };
         let host: Option<Cow<'_, str>> = head
             .and_then(|h| h.value("host"))
-            .map(String::from_utf8_lossy)
+            .map(lossy_cow)
             .or(authority.map(|a| Cow::Borrowed(a.rsplit('@').next().unwrap_or_default())))
             .filter(|h| !h.trim().is_empty());
         let (domain, port) = match host.as_deref().map(split_host) {

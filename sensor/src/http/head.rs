@@ -5,8 +5,10 @@
 //! a head costs two allocations whatever its header count.
 
 use super::anomaly::{AnomalySet, HttpAnomaly};
+use memchr::memmem;
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::LazyLock;
 
 /// Request line or status line facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +124,14 @@ pub enum HeadEnd {
 /// Finds the end of a head: the first empty line (CRLF or bare LF). For requests a first
 /// line without an HTTP version is an HTTP/0.9 request and ends at that line.
 pub fn find_head_end(buf: &[u8], is_request: bool, from: usize) -> HeadEnd {
+    if from == 0 {
+        return find_head_end_fresh(buf, is_request);
+    }
+    find_head_end_walk(buf, is_request, from)
+}
+
+/// [`find_head_end`] line by line from `from` (resuming a scan of a growing buffer).
+fn find_head_end_walk(buf: &[u8], is_request: bool, from: usize) -> HeadEnd {
     let from = from.min(buf.len());
     let mut line_start = memchr::memrchr(b'\n', &buf[..from]).map_or(0, |p| p + 1);
     let mut pos = from;
@@ -149,6 +159,39 @@ pub fn find_head_end(buf: &[u8], is_request: bool, from: usize) -> HeadEnd {
         pos = i + 1;
     }
     HeadEnd::Incomplete { resume: buf.len() }
+}
+
+static CRLF_EMPTY_LINE: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\n\r\n"));
+static LF_EMPTY_LINE: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\n\n"));
+
+/// [`find_head_end`] from the start of a head, with vectorised searches for the empty line
+/// instead of a walk line by line (same result: the first line ending that closes an empty
+/// line, `\n\r\n` or `\n\n`, after the first line).
+fn find_head_end_fresh(buf: &[u8], is_request: bool) -> HeadEnd {
+    let Some(first) = memchr::memchr(b'\n', buf) else {
+        return HeadEnd::Incomplete { resume: buf.len() };
+    };
+    if is_request && is_http09_line(&buf[..first]) && !starts_header_line(&buf[first + 1..]) {
+        return HeadEnd::Complete {
+            len: first + 1,
+            http09: true,
+        };
+    }
+    let rest = &buf[first..];
+    let crlf = CRLF_EMPTY_LINE.find(rest);
+    // A bare-LF empty line counts only if it comes first; search no further than the CRLF one.
+    let lf_window = crlf.map_or(rest, |p| &rest[..p + 2]);
+    let end = match (LF_EMPTY_LINE.find(lf_window), crlf) {
+        (Some(p), _) => p + 2,
+        (None, Some(p)) => p + 3,
+        (None, None) => return HeadEnd::Incomplete { resume: buf.len() },
+    };
+    HeadEnd::Complete {
+        len: first + end,
+        http09: false,
+    }
 }
 
 /// Whether bytes start with `token:` (a header line).
@@ -508,6 +551,24 @@ fn lenient(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The vectorised search from a head's start agrees with the line walk on any bytes
+        /// (an alphabet rich in line endings, spaces, colons and version text).
+        #[test]
+        fn fresh_head_search_matches_line_walk(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b"\r\n\r\n a:HTTP/1.GET".to_vec()), 0..80),
+            is_request in any::<bool>(),
+        ) {
+            prop_assert_eq!(
+                super::find_head_end_fresh(&bytes, is_request),
+                super::find_head_end_walk(&bytes, is_request, 0)
+            );
+        }
+    }
+
     use super::*;
 
     fn req(buf: &[u8]) -> (Head, AnomalySet) {
