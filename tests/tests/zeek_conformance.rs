@@ -275,3 +275,76 @@ fn compact(v: &Value) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Runs tshark on a trace: the values of `field` in packets matching `filter`, one per line.
+fn tshark_values(trace: &std::path::Path, filter: &str, field: &str) -> Vec<String> {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(trace)
+        .args(["-Y", filter, "-T", "fields", "-e", field])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("tshark is needed for this test (tests/run-all.sh installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "tshark failed on {}: {}",
+        trace.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Each argued difference in `second_opinion.tsv` is checked against tshark: the field as
+/// apitap records it must equal tshark's dissection of the same transaction.
+#[test]
+fn tshark_second_opinion() {
+    let dir = corpus_dir().join("zeek-http");
+    let rows_path = workspace_root().join("tests/conformance/second_opinion.tsv");
+    let rows = std::fs::read_to_string(&rows_path).unwrap();
+    let cfg = SensorConfig::default();
+    let mut checked = 0;
+    let mut records_by_trace: BTreeMap<String, Vec<RequestRecord>> = BTreeMap::new();
+    for line in rows
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let c: Vec<&str> = line.split('\t').collect();
+        assert_eq!(c.len(), 7, "bad row: {line}");
+        let (trace, port, depth, field, filter, tfield, nth) = (
+            c[0],
+            c[1].parse::<u16>().unwrap(),
+            c[2].parse::<u32>().unwrap(),
+            c[3],
+            c[4],
+            c[5],
+            c[6].parse::<usize>().unwrap(),
+        );
+        let path = dir.join("traces").join(format!("{trace}.pcap"));
+        let records = records_by_trace
+            .entry(trace.to_string())
+            .or_insert_with(|| {
+                replay(std::slice::from_ref(&path), &cfg, RedactMode::None).unwrap()
+            });
+        let r = records
+            .iter()
+            .find(|r| r.source.port == port && r.apitap.trans_depth == depth)
+            .unwrap_or_else(|| panic!("apitap has no record {trace} :{port} #{depth}"));
+        let ours = as_zeek(r)[field].to_string();
+        let theirs = tshark_values(&path, filter, tfield);
+        let theirs = theirs.get(nth - 1).map(String::as_str).unwrap_or("<none>");
+        assert_eq!(
+            ours, theirs,
+            "{trace} :{port} #{depth} {field}: apitap={ours} tshark={theirs}"
+        );
+        checked += 1;
+    }
+    println!("{checked} argued differences agree with tshark");
+    assert!(
+        checked >= 20,
+        "second-opinion table shrank to {checked} rows"
+    );
+}
