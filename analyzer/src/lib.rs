@@ -1,2 +1,136 @@
 //! apitap analyzer: exchange records in, alerts out (baselines, detectors, alert manager).
 //! No pcap, no tokio: a pure library the sensor's workers drive.
+//!
+//! Modules: [`config`] (every threshold by name), [`template`] (endpoint templates),
+//! [`window`] (packet-time sliding counters), [`actors`] (bounded per-key state), [`login`]
+//! (credential checks and their outcome), [`detectors`] (one module per behaviour),
+//! [`manager`] (dedupe, suppression, priority, rate cap).
+//!
+//! [`Analyzer::observe`] takes one record at a time, in packet-time order, and returns the
+//! alerts it raised; everything runs on the records' timestamps, so a replay gives the same
+//! alerts every time.
+
+pub mod actors;
+pub mod config;
+pub mod detectors;
+pub mod login;
+pub mod manager;
+pub mod template;
+pub mod window;
+
+use apitap_proto::{Alert, RequestRecord};
+use config::AnalyzerConfig;
+use detectors::{
+    brute_force::BruteForce, credential_stuffing::CredentialStuffing, enumeration::Enumeration,
+    forced_browsing::ForcedBrowsing, rate_anomaly::RateAnomaly, Candidate, Observation, SECOND,
+};
+use manager::{AlertManager, AlertStats};
+use serde::Serialize;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::BuildHasherDefault;
+use template::{TemplateStats, Templater};
+
+/// Counters for the summary and metrics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AnalyzerStats {
+    pub records: u64,
+    pub login_attempts: u64,
+    pub failed_logins: u64,
+    pub templates: TemplateStats,
+    /// Per-actor state evicted to stay within `max_actors`, summed over detectors.
+    pub actors_evicted: u64,
+    pub alerts: AlertStats,
+}
+
+/// Records in, alerts out.
+pub struct Analyzer {
+    templater: Templater,
+    brute_force: BruteForce,
+    credential_stuffing: CredentialStuffing,
+    forced_browsing: ForcedBrowsing,
+    enumeration: Enumeration,
+    rate_anomaly: RateAnomaly,
+    manager: AlertManager,
+    account_hasher: BuildHasherDefault<DefaultHasher>,
+    records: u64,
+    login_attempts: u64,
+    failed_logins: u64,
+}
+
+impl Analyzer {
+    /// Builds an analyzer; a configuration error (unknown category, bad prefix) is returned.
+    pub fn new(config: AnalyzerConfig) -> Result<Self, String> {
+        let ttl = config.actor_ttl_secs * SECOND;
+        let (n, cap) = (config.max_actors, config.distinct_cap);
+        Ok(Analyzer {
+            templater: Templater::new(template::TemplateConfig::default()),
+            brute_force: BruteForce::new(config.brute_force.clone(), n, ttl, cap),
+            credential_stuffing: CredentialStuffing::new(
+                config.credential_stuffing.clone(),
+                n,
+                ttl,
+                cap,
+            ),
+            forced_browsing: ForcedBrowsing::new(config.forced_browsing.clone(), n, ttl, cap),
+            enumeration: Enumeration::new(config.enumeration.clone(), n, ttl, cap),
+            rate_anomaly: RateAnomaly::new(config.rate_anomaly.clone(), n, ttl),
+            manager: AlertManager::new(config.alerts.clone())?,
+            account_hasher: BuildHasherDefault::default(),
+            records: 0,
+            login_attempts: 0,
+            failed_logins: 0,
+        })
+    }
+
+    /// Looks at one exchange; alerts it raised are appended to `out`.
+    pub fn observe(&mut self, r: &RequestRecord, out: &mut Vec<Alert>) {
+        self.records += 1;
+        let host = r.url.domain.as_deref().unwrap_or("");
+        let template = self.templater.template(host, &r.url.path);
+        let endpoint = format!("{} {}", r.http.request.method, template);
+        let login = login::login_attempt(r, &self.account_hasher);
+        if let Some(l) = login {
+            self.login_attempts += 1;
+            self.failed_logins += u64::from(l.failed);
+        }
+        let o = Observation {
+            record: r,
+            ts: r.timestamp,
+            ip: r.source.ip,
+            endpoint: &endpoint,
+            template: &template,
+            status: r.http.response.as_ref().map(|s| s.status_code),
+            login,
+        };
+        let candidates: [Option<Candidate>; 5] = [
+            self.brute_force.observe(&o),
+            self.credential_stuffing.observe(&o),
+            self.forced_browsing.observe(&o),
+            self.enumeration.observe(&o),
+            self.rate_anomaly.observe(&o),
+        ];
+        for c in candidates.into_iter().flatten() {
+            if let Some(a) = self.manager.offer(c, r, o.ts) {
+                out.push(a);
+            }
+        }
+    }
+
+    pub fn stats(&self) -> AnalyzerStats {
+        AnalyzerStats {
+            records: self.records,
+            login_attempts: self.login_attempts,
+            failed_logins: self.failed_logins,
+            templates: self.templater.stats.clone(),
+            actors_evicted: self.brute_force.sources.evicted
+                + self.credential_stuffing.sources.evicted
+                + self.forced_browsing.sources.evicted
+                + self.enumeration.walks.evicted
+                + self.rate_anomaly.sources.evicted,
+            alerts: self.manager.stats(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

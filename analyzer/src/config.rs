@@ -1,0 +1,171 @@
+//! Analyzer configuration: every threshold, window and limit by name, strict serde (unknown
+//! fields are errors) with documented defaults, read from the `[analyzer]` table of the
+//! sensor's TOML.
+
+use serde::{Deserialize, Serialize};
+
+/// All analyzer settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyzerConfig {
+    /// Tracked actors (source addresses, identities, accounts) per detector table.
+    pub max_actors: usize,
+    /// An actor untouched this long (packet time) may be evicted first.
+    pub actor_ttl_secs: u64,
+    /// Distinct values remembered per windowed set (per half-window).
+    pub distinct_cap: usize,
+    pub brute_force: BruteForceConfig,
+    pub credential_stuffing: CredentialStuffingConfig,
+    pub forced_browsing: ForcedBrowsingConfig,
+    pub enumeration: EnumerationConfig,
+    pub rate_anomaly: RateAnomalyConfig,
+    pub alerts: AlertConfig,
+}
+
+impl Default for AnalyzerConfig {
+    fn default() -> Self {
+        AnalyzerConfig {
+            max_actors: 100_000,
+            actor_ttl_secs: 3600,
+            distinct_cap: 64,
+            brute_force: BruteForceConfig::default(),
+            credential_stuffing: CredentialStuffingConfig::default(),
+            forced_browsing: ForcedBrowsingConfig::default(),
+            enumeration: EnumerationConfig::default(),
+            rate_anomaly: RateAnomalyConfig::default(),
+            alerts: AlertConfig::default(),
+        }
+    }
+}
+
+/// Many failed logins from one source against few accounts, or against one account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BruteForceConfig {
+    pub window_secs: u64,
+    /// Failed logins in the window that make a brute force.
+    pub min_failures: u32,
+    /// At most this many distinct accounts from one source (more is credential stuffing).
+    pub max_accounts: usize,
+}
+
+impl Default for BruteForceConfig {
+    fn default() -> Self {
+        BruteForceConfig {
+            window_secs: 300,
+            min_failures: 20,
+            max_accounts: 3,
+        }
+    }
+}
+
+/// Many distinct accounts tried from one source with a low success ratio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CredentialStuffingConfig {
+    pub window_secs: u64,
+    pub min_accounts: usize,
+    pub min_attempts: u32,
+    /// Successes / attempts below this.
+    pub max_success_ratio: f64,
+}
+
+impl Default for CredentialStuffingConfig {
+    fn default() -> Self {
+        CredentialStuffingConfig {
+            window_secs: 600,
+            min_accounts: 10,
+            min_attempts: 15,
+            max_success_ratio: 0.3,
+        }
+    }
+}
+
+/// Directory and path scanning: many distinct unknown paths, mostly answered 404.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForcedBrowsingConfig {
+    pub window_secs: u64,
+    pub min_not_found: u32,
+    pub min_distinct_paths: usize,
+    /// 404 (and 403/405) share of the source's requests in the window.
+    pub min_error_share: f64,
+}
+
+impl Default for ForcedBrowsingConfig {
+    fn default() -> Self {
+        ForcedBrowsingConfig {
+            window_secs: 300,
+            min_not_found: 25,
+            min_distinct_paths: 20,
+            min_error_share: 0.5,
+        }
+    }
+}
+
+/// Object-ID walking (BOLA): one actor reading many ids of one templated endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnumerationConfig {
+    pub window_secs: u64,
+    /// Distinct object ids of one template in the window.
+    pub min_distinct_ids: usize,
+    /// Or: this share of 403/404 answers on object endpoints with at least `min_distinct_ids / 2` ids.
+    pub min_denied_share: f64,
+}
+
+impl Default for EnumerationConfig {
+    fn default() -> Self {
+        EnumerationConfig {
+            window_secs: 300,
+            min_distinct_ids: 60,
+            min_denied_share: 0.5,
+        }
+    }
+}
+
+/// Request floods: an actor far above a fixed ceiling (baselines come later).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateAnomalyConfig {
+    pub window_secs: u64,
+    /// Requests per window from one actor that are a flood whatever its history.
+    pub max_requests: u32,
+}
+
+impl Default for RateAnomalyConfig {
+    fn default() -> Self {
+        RateAnomalyConfig {
+            window_secs: 60,
+            max_requests: 1200,
+        }
+    }
+}
+
+/// The alert manager.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// Same actor + category + endpoint within this long → folded into the first alert.
+    pub dedupe_secs: u64,
+    /// At most this many alerts per minute of packet time; the rest are counted, not sent.
+    pub max_per_minute: u32,
+    /// Keys remembered for dedupe.
+    pub max_open: usize,
+    /// Categories never alerted (suppression by category).
+    pub suppress_categories: Vec<String>,
+    /// Source addresses or CIDR prefixes never alerted (e.g. the scanner you run yourself).
+    pub suppress_sources: Vec<String>,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            dedupe_secs: 3600,
+            max_per_minute: 600,
+            max_open: 100_000,
+            suppress_categories: Vec::new(),
+            suppress_sources: Vec::new(),
+        }
+    }
+}

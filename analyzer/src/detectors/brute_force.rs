@@ -1,0 +1,100 @@
+//! `brute_force`: many failed logins from one source against few accounts.
+//!
+//! Per source address, over a sliding window: failed logins and the distinct accounts they
+//! named. At `min_failures` failures against at most `max_accounts` accounts it proposes an
+//! alert (more accounts than that is credential stuffing, which its own detector reports).
+
+use super::{push_sample, Candidate, Observation, SECOND};
+use crate::actors::ActorTable;
+use crate::config::BruteForceConfig;
+use crate::window::{WindowCount, WindowDistinct};
+use apitap_proto::{Category, Evidence, Measure, Recommendation, Severity};
+use std::net::IpAddr;
+
+#[derive(Debug, Default)]
+pub struct State {
+    failures: WindowCount,
+    accounts: WindowDistinct,
+    first_seen: u64,
+    samples: Vec<String>,
+}
+
+pub struct BruteForce {
+    config: BruteForceConfig,
+    distinct_cap: usize,
+    pub sources: ActorTable<IpAddr, State>,
+}
+
+impl BruteForce {
+    pub fn new(
+        config: BruteForceConfig,
+        max_actors: usize,
+        ttl_ns: u64,
+        distinct_cap: usize,
+    ) -> Self {
+        BruteForce {
+            config,
+            distinct_cap,
+            sources: ActorTable::new(max_actors, ttl_ns),
+        }
+    }
+
+    pub fn observe(&mut self, o: &Observation<'_>) -> Option<Candidate> {
+        let login = o.login.filter(|l| l.failed)?;
+        let w = self.config.window_secs * SECOND;
+        let s = self.sources.entry(&o.ip, o.ts);
+        if s.failures.value(o.ts, w) < 1.0 {
+            s.first_seen = o.ts;
+            s.samples.clear();
+        }
+        s.failures.add(o.ts, w);
+        if let Some(a) = login.account {
+            s.accounts.add(o.ts, w, a, self.distinct_cap);
+        }
+        push_sample(&mut s.samples, o.sample(), 3);
+        let failures = s.failures.value(o.ts, w);
+        let accounts = s.accounts.count();
+        if failures < f64::from(self.config.min_failures) || accounts > self.config.max_accounts {
+            return None;
+        }
+        let strength = (failures / f64::from(self.config.min_failures)).min(5.0);
+        Some(Candidate {
+            category: Category::BruteForce,
+            detector: "brute_force",
+            rule_id: "apitap.brute_force.failed_logins",
+            rule_name: "Repeated failed logins from one source",
+            severity: if strength >= 3.0 {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            score: (0.6 + strength * 0.08).min(1.0),
+            actor_kind: "ip",
+            actor: o.ip.to_string().into(),
+            endpoint: Some(o.endpoint.to_string()),
+            count: failures.round() as u64,
+            first_seen: s.first_seen,
+            evidence: Evidence {
+                summary: format!(
+                    "{failures:.0} failed logins in {}s from {} against {accounts} account(s)",
+                    self.config.window_secs, o.ip
+                ),
+                observed: vec![
+                    Measure::new("failed_logins", failures.round()),
+                    Measure::new("distinct_accounts", accounts as f64),
+                    Measure::new("window_secs", self.config.window_secs as f64),
+                ],
+                expected: vec![
+                    Measure::new("min_failed_logins", f64::from(self.config.min_failures)),
+                    Measure::new("max_accounts", self.config.max_accounts as f64),
+                ],
+                samples: s.samples.clone(),
+            },
+            recommendation: Some(Recommendation {
+                action: "rate_limit".into(),
+                target: o.ip.to_string(),
+                value: Some(5.0),
+            }),
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! Behaviour detectors: one module each, all fed the same [`Observation`] per exchange,
+//! each returning [`Candidate`] alerts with numeric evidence for the alert manager.
+//!
+//! Modules: [`brute_force`], [`credential_stuffing`], [`forced_browsing`], [`enumeration`],
+//! [`rate_anomaly`]. Each keeps its state in [`crate::actors::ActorTable`]s (bounded,
+//! evictions counted) and runs on packet time only.
+
+pub mod brute_force;
+pub mod credential_stuffing;
+pub mod enumeration;
+pub mod forced_browsing;
+pub mod rate_anomaly;
+
+use crate::login::LoginAttempt;
+use apitap_proto::{Category, Evidence, Recommendation, RequestRecord, Severity};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// What every detector sees of one exchange.
+#[derive(Debug)]
+pub struct Observation<'a> {
+    pub record: &'a RequestRecord,
+    /// Request start, packet time.
+    pub ts: u64,
+    pub ip: IpAddr,
+    /// `METHOD /template`.
+    pub endpoint: &'a str,
+    /// The templated path alone.
+    pub template: &'a str,
+    pub status: Option<u16>,
+    pub login: Option<LoginAttempt>,
+}
+
+impl Observation<'_> {
+    /// `METHOD url status`, for evidence samples (the record's URL is already redacted).
+    pub fn sample(&self) -> String {
+        let r = self.record;
+        let mut s = format!("{} {}", r.http.request.method, r.url.original);
+        if let Some(code) = self.status {
+            s.push_str(&format!(" -> {code}"));
+        }
+        s.chars().take(200).collect()
+    }
+}
+
+/// An alert a detector proposes; the manager decides whether and how it is emitted.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub category: Category,
+    pub detector: &'static str,
+    pub rule_id: &'static str,
+    pub rule_name: &'static str,
+    pub severity: Severity,
+    /// 0–1.
+    pub score: f64,
+    /// `ip`, `identity`, `account` or `endpoint`.
+    pub actor_kind: &'static str,
+    pub actor: Arc<str>,
+    pub endpoint: Option<String>,
+    /// Requests behind the candidate.
+    pub count: u64,
+    pub first_seen: u64,
+    pub evidence: Evidence,
+    pub recommendation: Option<Recommendation>,
+}
+
+/// Time constant helpers.
+pub const SECOND: u64 = 1_000_000_000;
+
+/// Keeps up to `n` samples.
+pub fn push_sample(samples: &mut Vec<String>, s: String, n: usize) {
+    if samples.len() < n {
+        samples.push(s);
+    }
+}

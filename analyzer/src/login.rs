@@ -1,0 +1,137 @@
+//! Login attempts: which exchanges are credential checks, whether they failed, and which
+//! account they were for.
+//!
+//! A login is a POST to a path that names authentication (`login`, `signin`, `auth`,
+//! `token`, `session`…), or any request carrying HTTP Basic/Digest credentials answered 401.
+//! It failed when the answer is 401 or 403 (or 400/422 on a login path, which many APIs use
+//! for bad credentials), and succeeded on 2xx/3xx. The account is the username, email or
+//! login field of a JSON or form body — kept only as an in-memory 64-bit hash, never written —
+//! or the record's keyed identity for Basic/Digest.
+
+use apitap_proto::RequestRecord;
+use std::hash::{BuildHasher, Hasher};
+
+/// What a login exchange says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginAttempt {
+    pub failed: bool,
+    /// In-memory hash of the account name, when the request says which account.
+    pub account: Option<u64>,
+}
+
+const LOGIN_WORDS: [&str; 9] = [
+    "login",
+    "signin",
+    "sign-in",
+    "sign_in",
+    "logon",
+    "auth",
+    "token",
+    "session",
+    "authenticate",
+];
+
+const ACCOUNT_FIELDS: [&str; 7] = [
+    "username",
+    "user",
+    "email",
+    "login",
+    "user_name",
+    "userName",
+    "account",
+];
+
+/// Whether a path names an authentication endpoint.
+pub fn is_login_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.split(['/', '.', '?']).any(|seg| {
+        LOGIN_WORDS.iter().any(|w| {
+            seg.strip_prefix(w)
+                .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_alphabetic()))
+        })
+    })
+}
+
+/// The login this exchange is, if it is one. `hasher` keys the account hashes.
+pub fn login_attempt(r: &RequestRecord, hasher: &impl BuildHasher) -> Option<LoginAttempt> {
+    let status = r.http.response.as_ref()?.status_code;
+    let basic = r
+        .apitap
+        .identity
+        .as_ref()
+        .is_some_and(|i| matches!(i.kind.as_ref(), "basic" | "digest"));
+    let login_path = r.http.request.method == "POST" && is_login_path(&r.url.path);
+    if !(login_path || (basic && status == 401)) {
+        return None;
+    }
+    let failed = match status {
+        401 | 403 => true,
+        400 | 422 => login_path,
+        200..=399 => false,
+        _ => return None,
+    };
+    let account = if basic {
+        r.user.as_ref().map(|u| hash_str(hasher, &u.id))
+    } else {
+        body_account(&r.extras.request_body).map(|a| hash_str(hasher, &a.to_ascii_lowercase()))
+    };
+    Some(LoginAttempt { failed, account })
+}
+
+fn hash_str(hasher: &impl BuildHasher, s: &str) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write(s.as_bytes());
+    h.finish()
+}
+
+/// The account named in a login body (JSON object or urlencoded form).
+pub fn body_account(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?.trim_start();
+    if text.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let obj = v.as_object()?;
+        return ACCOUNT_FIELDS
+            .iter()
+            .find_map(|f| obj.get(*f).and_then(|x| x.as_str()))
+            .map(str::to_string);
+    }
+    text.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        ACCOUNT_FIELDS
+            .contains(&k)
+            .then(|| v.replace('+', " "))
+            .filter(|v| !v.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_paths() {
+        assert!(is_login_path("/api/v1/login"));
+        assert!(is_login_path("/oauth/token"));
+        assert!(is_login_path("/auth/signin"));
+        assert!(is_login_path("/users/sign_in.json"));
+        assert!(!is_login_path("/api/v1/products"));
+        assert!(is_login_path("/api/login_v2"));
+        assert!(!is_login_path("/authors/12"));
+        assert!(!is_login_path("/tokenizer"));
+    }
+
+    #[test]
+    fn accounts_from_bodies() {
+        assert_eq!(
+            body_account(br#"{"username":"alice","password":"x"}"#).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            body_account(b"email=bob%40example.com&password=x").as_deref(),
+            Some("bob%40example.com")
+        );
+        assert_eq!(body_account(b"password=x"), None);
+        assert_eq!(body_account(b"\xff\xfe"), None);
+        assert_eq!(body_account(br#"{"user": 5}"#), None);
+    }
+}

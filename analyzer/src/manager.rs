@@ -1,0 +1,297 @@
+//! The alert manager: turns detector candidates into alerts an analyst can live with.
+//!
+//! - **Suppression** by category and by source address/prefix (config).
+//! - **Dedupe and aggregation**: the first candidate for (category, actor, endpoint) becomes
+//!   an alert at once; later candidates for the same key within `dedupe_secs` are folded
+//!   into it (count, last seen) and counted, not re-sent. The aggregate is available from
+//!   [`AlertManager::open_alerts`] for the end-of-run table.
+//! - **Priority**: `event.risk_score` = detector score × severity weight, 0–100.
+//! - **Rate cap**: at most `max_per_minute` alerts per minute of packet time; the rest are
+//!   counted as dropped.
+//!
+//! Memory: at most `max_open` keys are remembered (evictions counted).
+
+use crate::actors::ActorTable;
+use crate::config::AlertConfig;
+use crate::detectors::Candidate;
+use apitap_proto::{
+    Alert, AlertApitap, AlertDestination, AlertEvent, AlertHttp, AlertHttpRequest,
+    AlertHttpResponse, AlertSource, AlertUrl, Category, RequestRecord, Rule, Severity, Technique,
+    Threat,
+};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+const SECOND: u64 = 1_000_000_000;
+
+/// Counters, all visible in the summary and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AlertStats {
+    pub candidates: u64,
+    pub emitted: u64,
+    /// Folded into an already-sent alert (same actor, category, endpoint).
+    pub deduplicated: u64,
+    /// Matched a suppression rule.
+    pub suppressed: u64,
+    /// Over the per-minute cap: dropped and counted.
+    pub dropped_rate_cap: u64,
+    /// Dedupe keys forgotten to stay within `max_open`.
+    pub open_evicted: u64,
+    pub by_category: BTreeMap<String, u64>,
+}
+
+/// One aggregated alert as the manager knows it.
+#[derive(Debug, Clone, Default)]
+pub struct OpenAlert {
+    pub opened: u64,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    pub candidates: u64,
+    pub requests: u64,
+    pub severity: Option<Severity>,
+}
+
+type Key = (Category, Arc<str>, Option<String>);
+
+/// An address or CIDR prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    addr: IpAddr,
+    len: u8,
+}
+
+impl Prefix {
+    pub fn parse(s: &str) -> Option<Prefix> {
+        let (a, l) = match s.trim().split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = a.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match l {
+            Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max)?,
+            None => max,
+        };
+        Some(Prefix { addr, len })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |a: IpAddr| -> (u128, u32) {
+            match a {
+                IpAddr::V4(v) => (u128::from(u32::from(v)), 32),
+                IpAddr::V6(v) => (u128::from(v), 128),
+            }
+        };
+        let ((net, w1), (x, w2)) = (bits(self.addr), bits(ip));
+        if w1 != w2 {
+            return false;
+        }
+        let shift = w1 - u32::from(self.len);
+        if shift >= 128 {
+            return true;
+        }
+        (net >> shift) == (x >> shift)
+    }
+}
+
+pub struct AlertManager {
+    config: AlertConfig,
+    suppress_categories: Vec<Category>,
+    suppress_sources: Vec<Prefix>,
+    open: ActorTable<Key, OpenAlert>,
+    minute: u64,
+    in_minute: u32,
+    stats: AlertStats,
+}
+
+fn severity_weight(s: Severity) -> f64 {
+    match s {
+        Severity::Low => 0.4,
+        Severity::Medium => 0.6,
+        Severity::High => 0.85,
+        Severity::Critical => 1.0,
+    }
+}
+
+impl AlertManager {
+    /// Builds the manager; unknown category names or bad prefixes in the config are errors.
+    pub fn new(config: AlertConfig) -> Result<Self, String> {
+        let suppress_categories = config
+            .suppress_categories
+            .iter()
+            .map(|name| {
+                Category::ALL
+                    .into_iter()
+                    .find(|c| c.as_str() == name)
+                    .ok_or_else(|| format!("unknown alert category {name:?}"))
+            })
+            .collect::<Result<_, _>>()?;
+        let suppress_sources = config
+            .suppress_sources
+            .iter()
+            .map(|p| Prefix::parse(p).ok_or_else(|| format!("bad address or prefix {p:?}")))
+            .collect::<Result<_, _>>()?;
+        Ok(AlertManager {
+            open: ActorTable::new(config.max_open, config.dedupe_secs * SECOND),
+            config,
+            suppress_categories,
+            suppress_sources,
+            minute: 0,
+            in_minute: 0,
+            stats: AlertStats::default(),
+        })
+    }
+
+    /// Decides what becomes of a candidate raised by record `r`.
+    pub fn offer(&mut self, c: Candidate, r: &RequestRecord, ts: u64) -> Option<Alert> {
+        self.stats.candidates += 1;
+        if self.suppress_categories.contains(&c.category)
+            || self
+                .suppress_sources
+                .iter()
+                .any(|p| p.contains(r.source.ip))
+        {
+            self.stats.suppressed += 1;
+            return None;
+        }
+        let key: Key = (c.category, c.actor.clone(), c.endpoint.clone());
+        let window = self.config.dedupe_secs * SECOND;
+        let open = self.open.entry(&key, ts);
+        let fresh = open.candidates == 0 || ts.saturating_sub(open.opened) >= window;
+        if !fresh {
+            open.candidates += 1;
+            open.last_seen = ts;
+            open.requests = open.requests.max(c.count);
+            open.severity = open.severity.max(Some(c.severity));
+            self.stats.deduplicated += 1;
+            return None;
+        }
+        let minute = ts / (60 * SECOND);
+        if minute != self.minute {
+            self.minute = minute;
+            self.in_minute = 0;
+        }
+        if self.in_minute >= self.config.max_per_minute {
+            self.stats.dropped_rate_cap += 1;
+            return None;
+        }
+        self.in_minute += 1;
+        *open = OpenAlert {
+            opened: ts,
+            first_seen: c.first_seen,
+            last_seen: ts,
+            candidates: 1,
+            requests: c.count,
+            severity: Some(c.severity),
+        };
+        self.stats.emitted += 1;
+        *self
+            .stats
+            .by_category
+            .entry(c.category.as_str().to_string())
+            .or_default() += 1;
+        Some(build_alert(c, r, ts))
+    }
+
+    /// Alert keys still remembered for dedupe.
+    pub fn open_alerts(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn stats(&self) -> AlertStats {
+        AlertStats {
+            open_evicted: self.open.evicted,
+            ..self.stats.clone()
+        }
+    }
+}
+
+fn build_alert(c: Candidate, r: &RequestRecord, ts: u64) -> Alert {
+    let (tid, tname) = c.category.technique();
+    let risk = (c.score * severity_weight(c.severity) * 100.0).clamp(0.0, 100.0);
+    Alert {
+        timestamp: ts,
+        event: AlertEvent {
+            kind: Cow::Borrowed("alert"),
+            category: vec![Cow::Borrowed("intrusion_detection"), Cow::Borrowed("web")],
+            dataset: Cow::Borrowed("apitap.alert"),
+            severity: c.severity.number(),
+            risk_score: (risk * 10.0).round() / 10.0,
+        },
+        rule: Rule {
+            id: Cow::Borrowed(c.rule_id),
+            name: Cow::Borrowed(c.rule_name),
+        },
+        source: AlertSource { ip: r.source.ip },
+        destination: Some(AlertDestination {
+            ip: r.destination.ip,
+            port: r.destination.port,
+        }),
+        user: r.user.clone(),
+        url: Some(AlertUrl {
+            path: r.url.path.clone(),
+        }),
+        http: Some(AlertHttp {
+            request: AlertHttpRequest {
+                method: r.http.request.method.clone(),
+            },
+            response: r.http.response.as_ref().map(|s| AlertHttpResponse {
+                status_code: s.status_code,
+            }),
+        }),
+        threat: Threat {
+            framework: Cow::Borrowed("MITRE ATT&CK"),
+            technique: Technique {
+                id: Cow::Borrowed(tid),
+                name: Cow::Borrowed(tname),
+            },
+        },
+        apitap: AlertApitap {
+            category: c.category,
+            detector: Cow::Borrowed(c.detector),
+            severity: c.severity,
+            score: (c.score * 1000.0).round() / 1000.0,
+            count: c.count,
+            first_seen: c.first_seen,
+            last_seen: ts,
+            endpoint: c.endpoint,
+            actor_kind: Cow::Borrowed(c.actor_kind),
+            actor: c.actor,
+            evidence: c.evidence,
+            recommendation: c.recommendation,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        let p = Prefix::parse("198.18.0.0/15").unwrap();
+        assert!(p.contains("198.19.1.2".parse().unwrap()));
+        assert!(!p.contains("198.20.0.1".parse().unwrap()));
+        assert!(!p.contains("::1".parse().unwrap()));
+        assert!(Prefix::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("1.2.3.4".parse().unwrap()));
+        assert!(Prefix::parse("2001:db8::1")
+            .unwrap()
+            .contains("2001:db8::1".parse().unwrap()));
+        assert_eq!(Prefix::parse("10.0.0.0/33"), None);
+        assert_eq!(Prefix::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn config_errors_are_reported() {
+        let bad = AlertConfig {
+            suppress_categories: vec!["sqlinjection".into()],
+            ..Default::default()
+        };
+        assert!(AlertManager::new(bad).is_err());
+    }
+}
