@@ -108,18 +108,26 @@ impl Default for ForcedBrowsingConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct EnumerationConfig {
     pub window_secs: u64,
-    /// Distinct object ids of one template in the window.
+    /// Distinct object ids of one template in the window that make a walk when they are
+    /// mostly sequential (`min_sequential_share`) or mostly denied (`min_denied_share`).
     pub min_distinct_ids: usize,
-    /// Or: this share of 403/404 answers on object endpoints with at least `min_distinct_ids / 2` ids.
+    /// Share of ids that follow the previous one by ±1.
+    pub min_sequential_share: f64,
+    /// Share of 401/403/404 answers (then half of `min_distinct_ids` suffices).
     pub min_denied_share: f64,
+    /// Distinct ids in the window that are a bulk read whatever their order or answers
+    /// (integrations that sync many objects stay below it; raise it for busy ones).
+    pub bulk_distinct_ids: usize,
 }
 
 impl Default for EnumerationConfig {
     fn default() -> Self {
         EnumerationConfig {
             window_secs: 300,
-            min_distinct_ids: 60,
+            min_distinct_ids: 40,
+            min_sequential_share: 0.5,
             min_denied_share: 0.5,
+            bulk_distinct_ids: 300,
         }
     }
 }

@@ -300,3 +300,38 @@ fn alerts_are_deterministic() {
     let b = serde_json::to_string(&run(&rs).0).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn random_reads_by_a_busy_client_are_not_a_walk_but_a_bulk_read_is() {
+    // 120 random user ids in 5 minutes, all found: an ordinary busy integration.
+    let ids = |n: u64| (0..n).map(|i| (i * 7919 + 13) % 10_000);
+    let rs: Vec<_> = ids(120)
+        .enumerate()
+        .map(|(i, id)| {
+            rec(
+                T0 + i as u64 * 2 * S,
+                "198.18.0.9",
+                "GET",
+                &format!("/api/v1/users/{id}"),
+                200,
+                b"",
+            )
+        })
+        .collect();
+    assert!(run(&rs).0.is_empty());
+    // 400 in five minutes is not what a person or a normal sync does.
+    let rs: Vec<_> = ids(400)
+        .enumerate()
+        .map(|(i, id)| {
+            rec(
+                T0 + i as u64 * S / 2,
+                "198.18.0.9",
+                "GET",
+                &format!("/api/v1/users/{id}"),
+                200,
+                b"",
+            )
+        })
+        .collect();
+    assert_eq!(categories(&run(&rs).0), [Category::Enumeration]);
+}

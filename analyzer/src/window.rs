@@ -3,8 +3,8 @@
 //!
 //! The value at time `t` weights the previous half by how much of it still lies inside the
 //! window (the usual two-bucket approximation of a sliding window); the distinct set is the
-//! union of both halves, each capped at a fixed number of 64-bit hashes, so a detector can ask
-//! "at least N distinct" for any N up to the cap with memory that never grows.
+//! union of both halves, each exact up to a fixed number of 64-bit hashes and a 256-register
+//! HyperLogLog sketch beyond, so distinct counts of any size cost bounded memory.
 
 /// A windowed event count.
 #[derive(Debug, Clone, Default)]
@@ -52,16 +52,113 @@ impl WindowCount {
     }
 }
 
-/// A windowed set of distinct 64-bit hashes, each half capped at `cap` members.
+/// Registers of the HyperLogLog sketch a half-window switches to past its exact cap.
+const HLL_BITS: u32 = 8;
+const HLL_REGISTERS: usize = 1 << HLL_BITS;
+
+/// Distinct hashes of one half-window: exact up to the cap, then a HyperLogLog sketch
+/// (256 one-byte registers, about 6.5 % standard error), like HLL++'s sparse/dense split.
+#[derive(Debug, Clone)]
+enum Half {
+    Exact(Vec<u64>),
+    Sketch(Box<[u8; HLL_REGISTERS]>),
+}
+
+impl Default for Half {
+    fn default() -> Self {
+        Half::Exact(Vec::new())
+    }
+}
+
+fn hll_insert(regs: &mut [u8; HLL_REGISTERS], h: u64) -> bool {
+    let idx = (h >> (64 - HLL_BITS)) as usize;
+    let rest = h << HLL_BITS;
+    let rank = (rest.leading_zeros().min(64 - HLL_BITS) + 1) as u8;
+    if regs[idx] < rank {
+        regs[idx] = rank;
+        true
+    } else {
+        false
+    }
+}
+
+fn hll_estimate(regs: &[u8; HLL_REGISTERS]) -> f64 {
+    let m = HLL_REGISTERS as f64;
+    let alpha = 0.7213 / (1.0 + 1.079 / m);
+    let sum: f64 = regs.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
+    let raw = alpha * m * m / sum;
+    let zeros = regs.iter().filter(|&&r| r == 0).count();
+    if raw <= 2.5 * m && zeros > 0 {
+        m * (m / zeros as f64).ln()
+    } else {
+        raw
+    }
+}
+
+impl Half {
+    fn clear(&mut self) {
+        *self = Half::Exact(Vec::new());
+    }
+
+    fn contains(&self, h: u64) -> bool {
+        match self {
+            Half::Exact(v) => v.contains(&h),
+            Half::Sketch(_) => false,
+        }
+    }
+
+    fn insert(&mut self, h: u64, cap: usize) -> bool {
+        match self {
+            Half::Exact(v) if v.contains(&h) => false,
+            Half::Exact(v) if v.len() < cap => {
+                v.push(h);
+                true
+            }
+            Half::Exact(v) => {
+                let mut regs = Box::new([0u8; HLL_REGISTERS]);
+                for &x in v.iter() {
+                    hll_insert(&mut regs, x);
+                }
+                let new = hll_insert(&mut regs, h);
+                *self = Half::Sketch(regs);
+                new
+            }
+            Half::Sketch(regs) => hll_insert(regs, h),
+        }
+    }
+
+    fn registers(&self) -> [u8; HLL_REGISTERS] {
+        match self {
+            Half::Exact(v) => {
+                let mut regs = [0u8; HLL_REGISTERS];
+                for &x in v {
+                    hll_insert(&mut regs, x);
+                }
+                regs
+            }
+            Half::Sketch(r) => **r,
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            Half::Exact(v) => v.capacity() * 8,
+            Half::Sketch(_) => HLL_REGISTERS,
+        }
+    }
+}
+
+/// A windowed count of distinct 64-bit hashes (well-mixed hashes, e.g. SipHash output):
+/// exact while each half holds at most `cap` of them, estimated by HyperLogLog beyond.
 #[derive(Debug, Clone, Default)]
 pub struct WindowDistinct {
     start: u64,
-    cur: Vec<u64>,
-    prev: Vec<u64>,
+    cur: Half,
+    prev: Half,
 }
 
 impl WindowDistinct {
-    /// Adds `h` at `ts`. Returns whether it was new to the window.
+    /// Adds `h` at `ts`. Returns whether it was (as far as can be told) new to the window.
     pub fn add(&mut self, ts: u64, width: u64, h: u64, cap: usize) -> bool {
         let half = (width / 2).max(1);
         let age = ts.saturating_sub(self.start);
@@ -74,23 +171,29 @@ impl WindowDistinct {
             self.cur.clear();
             self.start += half;
         }
-        if self.cur.contains(&h) {
-            return false;
-        }
-        let new = !self.prev.contains(&h);
-        if self.cur.len() < cap {
-            self.cur.push(h);
-        }
-        new
+        let in_prev = self.prev.contains(h);
+        self.cur.insert(h, cap) && !in_prev
     }
 
-    /// Distinct members in the window (at most twice the cap).
+    /// Distinct members in the window.
     pub fn count(&self) -> usize {
-        self.cur.len() + self.prev.iter().filter(|h| !self.cur.contains(h)).count()
+        match (&self.cur, &self.prev) {
+            (Half::Exact(c), Half::Exact(p)) => {
+                c.len() + p.iter().filter(|h| !c.contains(h)).count()
+            }
+            (a, b) => {
+                let (ra, rb) = (a.registers(), b.registers());
+                let mut u = [0u8; HLL_REGISTERS];
+                for i in 0..HLL_REGISTERS {
+                    u[i] = ra[i].max(rb[i]);
+                }
+                hll_estimate(&u).round() as usize
+            }
+        }
     }
 
     pub fn memory_bytes(&self) -> usize {
-        (self.cur.capacity() + self.prev.capacity()) * 8
+        self.cur.memory_bytes() + self.prev.memory_bytes()
     }
 }
 
@@ -124,16 +227,40 @@ mod tests {
         assert!(later > 0.0 && later < 10.0, "{later}");
     }
 
+    fn mix(x: u64) -> u64 {
+        use std::hash::BuildHasher;
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(x)
+    }
+
     #[test]
-    fn distinct_is_capped_and_windowed() {
+    fn distinct_is_exact_then_estimated_and_windowed() {
         let mut d = WindowDistinct::default();
         let w = 60 * S;
-        for h in 0..100u64 {
-            d.add(S, w, h, 32);
+        for x in 0..30u64 {
+            d.add(S, w, mix(x), 32);
         }
-        assert_eq!(d.count(), 32);
-        assert!(!d.add(S, w, 3, 32));
-        assert!(d.add(1_000 * S, w, 3, 32));
+        assert_eq!(d.count(), 30);
+        assert!(!d.add(S, w, mix(3), 32));
+        for x in 30..1000u64 {
+            d.add(S, w, mix(x), 32);
+        }
+        let n = d.count() as f64;
+        assert!((n - 1000.0).abs() < 200.0, "estimate {n}");
+        assert!(d.memory_bytes() <= 2 * 256 + 32 * 8);
+        assert!(d.add(1_000 * S, w, mix(3), 32));
         assert_eq!(d.count(), 1);
+    }
+
+    #[test]
+    fn sketch_accuracy_over_many_sizes() {
+        for n in [100u64, 300, 1_000, 10_000, 100_000] {
+            let mut d = WindowDistinct::default();
+            for x in 0..n {
+                d.add(S, 60 * S, mix(x + n * 1_000_003), 16);
+            }
+            let err = (d.count() as f64 - n as f64).abs() / n as f64;
+            assert!(err < 0.2, "n={n} estimate={} err={err}", d.count());
+        }
     }
 }

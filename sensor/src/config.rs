@@ -28,6 +28,8 @@ pub struct PipelineConfig {
     pub full_policy: Option<FullPolicy>,
     /// Seconds between metrics-file rewrites during live capture.
     pub metrics_interval_secs: u64,
+    /// Analyzer worker threads (records are sharded to them by source address).
+    pub analyzer_workers: usize,
 }
 
 impl Default for PipelineConfig {
@@ -36,6 +38,7 @@ impl Default for PipelineConfig {
             channel_capacity: 65_536,
             full_policy: None,
             metrics_interval_secs: 10,
+            analyzer_workers: 2,
         }
     }
 }
@@ -85,6 +88,8 @@ pub struct SensorConfig {
     pub pipeline: PipelineConfig,
     pub redaction: RedactionConfig,
     pub records: RecordsConfig,
+    /// Detectors, windows, limits and the alert manager.
+    pub analyzer: apitap_analyzer::config::AnalyzerConfig,
 }
 
 impl SensorConfig {
@@ -109,6 +114,12 @@ impl SensorConfig {
             self.http.max_pending_requests > 0,
             "http.max_pending_requests must be > 0"
         );
+        anyhow::ensure!(
+            self.pipeline.analyzer_workers > 0,
+            "pipeline.analyzer_workers must be > 0"
+        );
+        apitap_analyzer::manager::AlertManager::new(self.analyzer.alerts.clone())
+            .map_err(|e| anyhow::anyhow!("analyzer.alerts: {e}"))?;
         Ok(())
     }
 }
@@ -150,5 +161,7 @@ mod deploy_example {
         assert_eq!(format!("{:?}", c.http), format!("{:?}", d.http));
         assert_eq!(format!("{:?}", c.flow), format!("{:?}", d.flow));
         assert_eq!(format!("{:?}", c.decode), format!("{:?}", d.decode));
+        assert_eq!(c.analyzer, d.analyzer);
+        assert_eq!(c.pipeline.analyzer_workers, d.pipeline.analyzer_workers);
     }
 }

@@ -1,9 +1,10 @@
-//! The `apitap` command: replay capture files or capture live, write exchange records,
-//! print the summary.
+//! The `apitap` command: replay capture files or capture live, write exchange records and
+//! alerts, print the summary.
 
 #![forbid(unsafe_code)]
 
 use anyhow::{Context as _, Result};
+use apitap_sensor::analysis::{AlertSink, AnalysisOptions};
 use apitap_sensor::config::{default_key_file, FullPolicy, SensorConfig};
 use apitap_sensor::engine::Engine;
 use apitap_sensor::pipeline::{self, RecordSink, RunOptions};
@@ -40,6 +41,12 @@ struct Common {
     /// Write exchange records as JSON lines to PATH ('-' for stdout).
     #[arg(short = 'w', long = "records", value_name = "PATH|-")]
     records: Option<String>,
+    /// Run the analyzer and write alerts as JSON lines to PATH ('-' for stdout).
+    #[arg(short = 'a', long = "alerts", value_name = "PATH|-")]
+    alerts: Option<String>,
+    /// Analyzer worker threads [default: pipeline.analyzer_workers, 2].
+    #[arg(long, value_name = "N")]
+    analyzer_workers: Option<usize>,
     /// Configuration file (TOML; see deploy/apitap.toml).
     #[arg(short = 'C', long, value_name = "PATH")]
     config: Option<PathBuf>,
@@ -184,6 +191,9 @@ fn execute(
     max_duration: Option<Duration>,
     stop: Arc<AtomicBool>,
 ) -> Result<()> {
+    // Replays (lossless by default) write alerts in a stable order at the end; live capture
+    // (drop by default) streams them.
+    let sorted_alerts = default_policy == FullPolicy::Block;
     let mut cfg = match &c.config {
         Some(p) => SensorConfig::load(p)?,
         None => SensorConfig::default(),
@@ -193,6 +203,9 @@ fn execute(
     }
     if c.write_bodies {
         cfg.records.write_bodies = true;
+    }
+    if let Some(n) = c.analyzer_workers {
+        cfg.pipeline.analyzer_workers = n;
     }
     cfg.validate()?;
     let key = match cfg.redaction.mode {
@@ -212,7 +225,8 @@ fn execute(
     let builder = RecordBuilder {
         redactor: Redactor::new(cfg.redaction.mode, key),
         options: RecordOptions {
-            with_extras: false,
+            // The analyzers read headers and body prefixes; nothing else does.
+            with_extras: c.alerts.is_some(),
             write_bodies: cfg.records.write_bodies,
             written_body_bytes: cfg.records.written_body_bytes,
         },
@@ -222,6 +236,16 @@ fn execute(
         Some("-") => RecordSink::Stdout,
         Some(p) => RecordSink::File(PathBuf::from(p)),
     };
+    let analysis = c.alerts.as_deref().map(|a| AnalysisOptions {
+        config: cfg.analyzer.clone(),
+        workers: cfg.pipeline.analyzer_workers,
+        channel_capacity: cfg.pipeline.channel_capacity,
+        sink: match a {
+            "-" => AlertSink::Stdout,
+            p => AlertSink::File(PathBuf::from(p)),
+        },
+        sorted: sorted_alerts,
+    });
     let engine = Engine::new(&cfg, builder);
     let opts = RunOptions {
         records,
@@ -237,6 +261,7 @@ fn execute(
         stop,
         max_packets: c.count,
         max_duration,
+        analysis,
     };
     let summary = pipeline::run(src, engine, opts)?;
     if let Some(p) = &c.summary_json {

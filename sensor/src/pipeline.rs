@@ -1,7 +1,9 @@
 //! The run loop: the capture thread pulls packets from a source into the [`Engine`] and
-//! hands records to the writer thread over a bounded crossbeam channel. With the `drop`
-//! policy capture never waits: a full channel drops the record and counts it.
+//! hands records to the writer thread and (when alerts are asked for) to the analysis
+//! workers over bounded crossbeam channels. With the `drop` policy capture never waits: a
+//! full channel drops the record for that consumer and counts it.
 
+use crate::analysis::{Analysis, AnalysisOptions};
 use crate::config::FullPolicy;
 use crate::decode::{SkipReason, TunnelKind};
 use crate::engine::Engine;
@@ -43,10 +45,12 @@ pub struct RunOptions {
     pub max_packets: Option<u64>,
     /// Stop after this much wall-clock time (live capture).
     pub max_duration: Option<Duration>,
+    /// Run the analyzer on the records (alerts).
+    pub analysis: Option<AnalysisOptions>,
 }
 
 struct Writer {
-    tx: Sender<RequestRecord>,
+    tx: Sender<Arc<RequestRecord>>,
     handle: JoinHandle<(u64, u64)>,
 }
 
@@ -62,14 +66,14 @@ fn spawn_writer(sink: &RecordSink, capacity: usize) -> Result<Option<Writer>> {
             Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
         }
     };
-    let (tx, rx) = bounded::<RequestRecord>(capacity);
+    let (tx, rx) = bounded::<Arc<RequestRecord>>(capacity);
     let handle = std::thread::Builder::new()
         .name("apitap-records".into())
         .spawn(move || {
             let mut w = std::io::BufWriter::with_capacity(256 * 1024, out);
             let (mut written, mut failed) = (0u64, 0u64);
             for rec in rx {
-                let ok = serde_json::to_writer(&mut w, &rec).is_ok() && w.write_all(b"\n").is_ok();
+                let ok = serde_json::to_writer(&mut w, &*rec).is_ok() && w.write_all(b"\n").is_ok();
                 if ok {
                     written += 1;
                 } else {
@@ -88,10 +92,14 @@ fn spawn_writer(sink: &RecordSink, capacity: usize) -> Result<Option<Writer>> {
 pub fn run(
     mut source: Box<dyn PacketSource>,
     mut engine: Engine,
-    opts: RunOptions,
+    mut opts: RunOptions,
 ) -> Result<Summary> {
     let started = Instant::now();
     let writer = spawn_writer(&opts.records, opts.channel_capacity)?;
+    let mut analysis = match opts.analysis.take() {
+        Some(a) => Some(Analysis::start(a, opts.full_policy)?),
+        None => None,
+    };
     let mut records = RecordCounters::default();
     let progress = progress_bar(opts.progress, source.as_ref());
     let mut pace: Option<(Instant, u64)> = None;
@@ -140,7 +148,13 @@ pub fn run(
             }
             Next::End => break,
         }
-        deliver(&mut engine, writer.as_ref(), opts.full_policy, &mut records);
+        deliver(
+            &mut engine,
+            writer.as_ref(),
+            analysis.as_mut(),
+            opts.full_policy,
+            &mut records,
+        );
         n += 1;
         if n.is_multiple_of(8192) || (opts.metrics_path.is_some() && n.is_multiple_of(64)) {
             if let (Some(pb), Some((done, _))) = (&progress, source.progress()) {
@@ -148,7 +162,7 @@ pub fn run(
             }
             if let Some(path) = &opts.metrics_path {
                 if last_metrics.elapsed() >= opts.metrics_interval {
-                    let s = summarize(&engine, source.as_mut(), &records, started);
+                    let s = summarize(&engine, source.as_mut(), &records, None, started);
                     write_metrics(path, &s);
                     last_metrics = Instant::now();
                 }
@@ -156,7 +170,13 @@ pub fn run(
         }
     }
     engine.finish();
-    deliver(&mut engine, writer.as_ref(), opts.full_policy, &mut records);
+    deliver(
+        &mut engine,
+        writer.as_ref(),
+        analysis.as_mut(),
+        opts.full_policy,
+        &mut records,
+    );
     if let Some(pb) = &progress {
         pb.finish_and_clear();
     }
@@ -166,7 +186,8 @@ pub fn run(
         records.written = written;
         records.dropped_write_error += failed;
     }
-    let summary = summarize(&engine, source.as_mut(), &records, started);
+    let analysis = analysis.map(Analysis::finish);
+    let summary = summarize(&engine, source.as_mut(), &records, analysis, started);
     if let Some(path) = &opts.metrics_path {
         write_metrics(path, &summary);
     }
@@ -176,6 +197,7 @@ pub fn run(
 fn deliver(
     engine: &mut Engine,
     writer: Option<&Writer>,
+    mut analysis: Option<&mut Analysis>,
     policy: FullPolicy,
     c: &mut RecordCounters,
 ) {
@@ -183,11 +205,18 @@ fn deliver(
         return;
     }
     c.built += engine.ctx.records.len() as u64;
-    let Some(w) = writer else {
+    if writer.is_none() && analysis.is_none() {
         engine.ctx.records.clear();
         return;
-    };
+    }
     for rec in engine.ctx.records.drain(..) {
+        let rec = Arc::new(rec);
+        if let Some(a) = analysis.as_deref_mut() {
+            a.offer(rec.clone());
+        }
+        let Some(w) = writer else {
+            continue;
+        };
         match policy {
             FullPolicy::Block => {
                 if w.tx.send(rec).is_err() {
@@ -207,6 +236,7 @@ fn summarize(
     engine: &Engine,
     source: &mut dyn PacketSource,
     records: &RecordCounters,
+    analysis: Option<crate::analysis::AnalysisSummary>,
     started: Instant,
 ) -> Summary {
     let to = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
@@ -241,6 +271,7 @@ fn summarize(
             .map(|(k, v)| (k.to_string(), *v))
             .collect(),
         records: records.clone(),
+        analysis,
         elapsed_secs: started.elapsed().as_secs_f64(),
     }
 }

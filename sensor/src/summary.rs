@@ -29,6 +29,8 @@ pub struct Summary {
     pub http: Value,
     pub anomalies: BTreeMap<String, u64>,
     pub records: RecordCounters,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<crate::analysis::AnalysisSummary>,
     /// Wall-clock seconds the run took (for the human; never used for analysis).
     pub elapsed_secs: f64,
 }
@@ -110,6 +112,43 @@ impl Summary {
             fmt_num(r.dropped_channel_full),
             fmt_num(r.dropped_write_error)
         );
+        if let Some(a) = &self.analysis {
+            let _ = writeln!(
+                s,
+                "  {:<10} workers={}  offered={}  analyzed={}  dropped_channel_full={}  logins={}  failed_logins={}  actors_evicted={}",
+                "analysis",
+                a.workers,
+                fmt_num(a.records_offered),
+                fmt_num(a.records_analyzed),
+                fmt_num(a.records_dropped_channel_full),
+                fmt_num(a.login_attempts),
+                fmt_num(a.failed_logins),
+                fmt_num(a.actors_evicted)
+            );
+            let _ = writeln!(
+                s,
+                "  {:<10} emitted={}  written={}  deduplicated={}  suppressed={}  dropped_rate_cap={}  dropped_write_error={}",
+                "alerts",
+                fmt_num(a.alerts_emitted),
+                fmt_num(a.alerts_written),
+                fmt_num(a.alerts_deduplicated),
+                fmt_num(a.alerts_suppressed),
+                fmt_num(a.alerts_dropped_rate_cap),
+                fmt_num(a.alerts_dropped_write_error)
+            );
+            if !a.alerts_by_category.is_empty() {
+                let _ = writeln!(s, "  alerts by category:");
+                for (cat, n) in &a.alerts_by_category {
+                    let _ = writeln!(s, "    {cat:<26} {:>8}", fmt_num(*n));
+                }
+            }
+            if !a.top_actors.is_empty() {
+                let _ = writeln!(s, "  top actors by alerts:");
+                for (actor, n) in &a.top_actors {
+                    let _ = writeln!(s, "    {actor:<40} {:>8}", fmt_num(*n));
+                }
+            }
+        }
         s
     }
 
@@ -155,6 +194,7 @@ mod tests {
                 dropped_channel_full: 1,
                 dropped_write_error: 0,
             },
+            analysis: None,
             elapsed_secs: 0.5,
         };
         let t = s.render_text();

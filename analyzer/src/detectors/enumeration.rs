@@ -2,8 +2,9 @@
 //!
 //! Per (actor, endpoint template with an id placeholder) over a sliding window: distinct
 //! object ids, 403/404 answers, and how many ids followed the previous one by ±1 (sequential
-//! walking). Alerts at `min_distinct_ids` ids, or at half that when most answers are
-//! denials. The actor is the caller's identity when the request carries one (a logged-in user
+//! walking). A walk is `min_distinct_ids` ids that are mostly sequential, half as many that
+//! are mostly denied, or `bulk_distinct_ids` ids whatever their order (random ids read at a
+//! pace no person reads at). The actor is the caller's identity when the request carries one (a logged-in user
 //! reading other users' objects), else the source address.
 
 use super::{push_sample, Candidate, Observation, SECOND};
@@ -86,13 +87,15 @@ impl Enumeration {
         let requests = s.requests.value(o.ts, w).max(1.0);
         let denied_share = (s.denied.value(o.ts, w) / requests).min(1.0);
         let sequential_share = (s.sequential.value(o.ts, w) / requests).min(1.0);
-        let min = self.config.min_distinct_ids;
-        let walking =
-            ids >= min || (ids >= min / 2 && denied_share >= self.config.min_denied_share);
-        if !walking {
+        let c = &self.config;
+        let min = c.min_distinct_ids;
+        let sequential = ids >= min && sequential_share >= c.min_sequential_share;
+        let denied = ids >= min / 2 && denied_share >= c.min_denied_share;
+        let bulk = ids >= c.bulk_distinct_ids;
+        if !(sequential || denied || bulk) {
             return None;
         }
-        let severity = if denied_share >= self.config.min_denied_share || sequential_share >= 0.5 {
+        let severity = if denied || (sequential && bulk) {
             Severity::High
         } else {
             Severity::Medium
@@ -113,7 +116,7 @@ impl Enumeration {
                 summary: format!(
                     "{ids} distinct object ids of {} read in {}s ({:.0}% sequential, {:.0}% denied)",
                     o.endpoint,
-                    self.config.window_secs,
+                    c.window_secs,
                     sequential_share * 100.0,
                     denied_share * 100.0
                 ),
@@ -122,11 +125,13 @@ impl Enumeration {
                     Measure::new("requests", requests.round()),
                     Measure::new("sequential_share", sequential_share),
                     Measure::new("denied_share", denied_share),
-                    Measure::new("window_secs", self.config.window_secs as f64),
+                    Measure::new("window_secs", c.window_secs as f64),
                 ],
                 expected: vec![
                     Measure::new("min_distinct_ids", min as f64),
-                    Measure::new("min_denied_share", self.config.min_denied_share),
+                    Measure::new("min_sequential_share", c.min_sequential_share),
+                    Measure::new("min_denied_share", c.min_denied_share),
+                    Measure::new("bulk_distinct_ids", c.bulk_distinct_ids as f64),
                 ],
                 samples: s.samples.clone(),
             },
