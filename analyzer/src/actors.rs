@@ -6,11 +6,9 @@
 //! the same on every run of the same input (replays are deterministic). Every eviction is
 //! counted.
 
-use std::collections::hash_map::DefaultHasher;
+use crate::hashing::{fixed, Fixed};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash};
-
-type FixedState = BuildHasherDefault<DefaultHasher>;
+use std::hash::Hash;
 
 #[derive(Debug)]
 struct Slot<V> {
@@ -21,7 +19,7 @@ struct Slot<V> {
 /// A capacity-bounded map of per-actor (or per-endpoint) state.
 #[derive(Debug)]
 pub struct ActorTable<K, V> {
-    map: HashMap<K, Slot<V>, FixedState>,
+    map: HashMap<K, Slot<V>, Fixed>,
     capacity: usize,
     ttl_ns: u64,
     /// Entries removed to stay within capacity.
@@ -31,7 +29,7 @@ pub struct ActorTable<K, V> {
 impl<K: Hash + Eq + Clone, V: Default> ActorTable<K, V> {
     pub fn new(capacity: usize, ttl_ns: u64) -> Self {
         ActorTable {
-            map: HashMap::default(),
+            map: HashMap::with_hasher(fixed()),
             capacity: capacity.max(1),
             ttl_ns,
             evicted: 0,

@@ -13,6 +13,7 @@
 pub mod actors;
 pub mod config;
 pub mod detectors;
+pub mod hashing;
 pub mod login;
 pub mod manager;
 pub mod template;
@@ -22,12 +23,11 @@ use apitap_proto::{Alert, RequestRecord};
 use config::AnalyzerConfig;
 use detectors::{
     brute_force::BruteForce, credential_stuffing::CredentialStuffing, enumeration::Enumeration,
-    forced_browsing::ForcedBrowsing, rate_anomaly::RateAnomaly, Candidate, Observation, SECOND,
+    forced_browsing::ForcedBrowsing, rate_anomaly::RateAnomaly, Candidate, Observation,
+    SourceState, SECOND,
 };
 use manager::{AlertManager, AlertStats};
 use serde::Serialize;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::BuildHasherDefault;
 use template::{TemplateStats, Templater};
 
 /// Counters for the summary and metrics.
@@ -45,16 +45,20 @@ pub struct AnalyzerStats {
 /// Records in, alerts out.
 pub struct Analyzer {
     templater: Templater,
+    sources: actors::ActorTable<std::net::IpAddr, SourceState>,
     brute_force: BruteForce,
     credential_stuffing: CredentialStuffing,
     forced_browsing: ForcedBrowsing,
     enumeration: Enumeration,
     rate_anomaly: RateAnomaly,
     manager: AlertManager,
-    account_hasher: BuildHasherDefault<DefaultHasher>,
+    account_hasher: hashing::Fixed,
     records: u64,
     login_attempts: u64,
     failed_logins: u64,
+    /// Reused per record: the template and `METHOD template`.
+    template_buf: String,
+    endpoint_buf: String,
 }
 
 impl Analyzer {
@@ -64,21 +68,19 @@ impl Analyzer {
         let (n, cap) = (config.max_actors, config.distinct_cap);
         Ok(Analyzer {
             templater: Templater::new(template::TemplateConfig::default()),
-            brute_force: BruteForce::new(config.brute_force.clone(), n, ttl, cap),
-            credential_stuffing: CredentialStuffing::new(
-                config.credential_stuffing.clone(),
-                n,
-                ttl,
-                cap,
-            ),
-            forced_browsing: ForcedBrowsing::new(config.forced_browsing.clone(), n, ttl, cap),
+            sources: actors::ActorTable::new(n, ttl),
+            brute_force: BruteForce::new(config.brute_force.clone(), cap),
+            credential_stuffing: CredentialStuffing::new(config.credential_stuffing.clone(), cap),
+            forced_browsing: ForcedBrowsing::new(config.forced_browsing.clone(), cap),
             enumeration: Enumeration::new(config.enumeration.clone(), n, ttl, cap),
-            rate_anomaly: RateAnomaly::new(config.rate_anomaly.clone(), n, ttl),
+            rate_anomaly: RateAnomaly::new(config.rate_anomaly.clone()),
             manager: AlertManager::new(config.alerts.clone())?,
-            account_hasher: BuildHasherDefault::default(),
+            account_hasher: hashing::fixed(),
             records: 0,
             login_attempts: 0,
             failed_logins: 0,
+            template_buf: String::new(),
+            endpoint_buf: String::new(),
         })
     }
 
@@ -86,8 +88,14 @@ impl Analyzer {
     pub fn observe(&mut self, r: &RequestRecord, out: &mut Vec<Alert>) {
         self.records += 1;
         let host = r.url.domain.as_deref().unwrap_or("");
-        let template = self.templater.template(host, &r.url.path);
-        let endpoint = format!("{} {}", r.http.request.method, template);
+        let mut template = std::mem::take(&mut self.template_buf);
+        let mut endpoint = std::mem::take(&mut self.endpoint_buf);
+        self.templater
+            .template_into(host, &r.url.path, &mut template);
+        endpoint.clear();
+        endpoint.push_str(&r.http.request.method);
+        endpoint.push(' ');
+        endpoint.push_str(&template);
         let login = login::login_attempt(r, &self.account_hasher);
         if let Some(l) = login {
             self.login_attempts += 1;
@@ -99,21 +107,28 @@ impl Analyzer {
             ip: r.source.ip,
             endpoint: &endpoint,
             template: &template,
+            object_position: template::object_position(&template),
             status: r.http.response.as_ref().map(|s| s.status_code),
             login,
         };
-        let candidates: [Option<Candidate>; 5] = [
-            self.brute_force.observe(&o),
-            self.credential_stuffing.observe(&o),
-            self.forced_browsing.observe(&o),
-            self.enumeration.observe(&o),
-            self.rate_anomaly.observe(&o),
-        ];
+        let src = self.sources.entry(&o.ip, o.ts);
+        let mut candidates: [Option<Candidate>; 5] = Default::default();
+        if login.is_some() {
+            let bf = src.brute_force.get_or_insert_with(Box::default);
+            candidates[0] = self.brute_force.observe(&o, bf);
+            let cs = src.credential_stuffing.get_or_insert_with(Box::default);
+            candidates[1] = self.credential_stuffing.observe(&o, cs);
+        }
+        candidates[2] = self.forced_browsing.observe(&o, &mut src.forced_browsing);
+        candidates[3] = self.rate_anomaly.observe(&o, &mut src.rate_anomaly);
+        candidates[4] = self.enumeration.observe(&o);
         for c in candidates.into_iter().flatten() {
             if let Some(a) = self.manager.offer(c, r, o.ts) {
                 out.push(a);
             }
         }
+        self.template_buf = template;
+        self.endpoint_buf = endpoint;
     }
 
     pub fn stats(&self) -> AnalyzerStats {
@@ -122,11 +137,7 @@ impl Analyzer {
             login_attempts: self.login_attempts,
             failed_logins: self.failed_logins,
             templates: self.templater.stats.clone(),
-            actors_evicted: self.brute_force.sources.evicted
-                + self.credential_stuffing.sources.evicted
-                + self.forced_browsing.sources.evicted
-                + self.enumeration.walks.evicted
-                + self.rate_anomaly.sources.evicted,
+            actors_evicted: self.sources.evicted + self.enumeration.walks.evicted,
             alerts: self.manager.stats(),
         }
     }

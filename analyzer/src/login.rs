@@ -43,11 +43,13 @@ const ACCOUNT_FIELDS: [&str; 7] = [
 
 /// Whether a path names an authentication endpoint.
 pub fn is_login_path(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    lower.split(['/', '.', '?']).any(|seg| {
+    path.split(['/', '.', '?']).any(|seg| {
         LOGIN_WORDS.iter().any(|w| {
-            seg.strip_prefix(w)
-                .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_alphabetic()))
+            seg.len() >= w.len()
+                && seg.as_bytes()[..w.len()].eq_ignore_ascii_case(w.as_bytes())
+                && !seg.as_bytes()[w.len()..]
+                    .first()
+                    .is_some_and(u8::is_ascii_alphabetic)
         })
     })
 }
@@ -118,6 +120,7 @@ mod tests {
         assert!(is_login_path("/api/login_v2"));
         assert!(!is_login_path("/authors/12"));
         assert!(!is_login_path("/tokenizer"));
+        assert!(is_login_path("/API/LOGIN"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! positions (parents) tracked per host is capped; past the cap every unknown segment is
 //! kept literal and the overflow is counted.
 
+use crate::hashing::{hash64, Fixed};
 use std::collections::{HashMap, HashSet};
 
 /// Limits for templating.
@@ -113,8 +114,9 @@ pub fn object_position(template: &str) -> Option<usize> {
 #[derive(Debug, Default)]
 pub struct Templater {
     config: TemplateConfig,
-    /// (host, parent template) → literal values seen at the next position (bounded).
-    positions: HashMap<(String, String), HashSet<String>>,
+    /// hash(host, parent template) → hashes of the literal values seen at the next position
+    /// (bounded); hashes, so templating a path allocates nothing but its template.
+    positions: HashMap<u64, HashSet<u64, Fixed>, Fixed>,
     pub stats: TemplateStats,
 }
 
@@ -129,6 +131,13 @@ impl Templater {
     /// The template of `path` on `host` (query and fragment already removed).
     pub fn template(&mut self, host: &str, path: &str) -> String {
         let mut out = String::with_capacity(path.len());
+        self.template_into(host, path, &mut out);
+        out
+    }
+
+    /// [`Templater::template`] into a reused buffer (cleared first).
+    pub fn template_into(&mut self, host: &str, path: &str, out: &mut String) {
+        out.clear();
         let segments = path.split('/').filter(|s| !s.is_empty());
         let mut n = 0;
         for seg in segments {
@@ -154,21 +163,21 @@ impl Templater {
         if out.is_empty() {
             out.push('/');
         }
-        out
     }
 
     fn is_slug(&mut self, host: &str, parent: &str, seg: &str) -> bool {
         let cap = self.config.slug_cardinality;
-        let key = (host.to_string(), parent.to_string());
+        let key = hash64(&(host, parent));
+        let value = hash64(seg);
         let full = self.positions.len() >= self.config.max_positions;
         match self.positions.get_mut(&key) {
             Some(values) => {
-                if values.contains(seg) {
+                if values.contains(&value) {
                     false
                 } else if values.len() >= cap {
                     true
                 } else {
-                    values.insert(seg.to_string());
+                    values.insert(value);
                     false
                 }
             }
@@ -178,7 +187,9 @@ impl Templater {
             }
             None => {
                 self.stats.positions_tracked += 1;
-                self.positions.insert(key, HashSet::from([seg.to_string()]));
+                let mut values = HashSet::default();
+                values.insert(value);
+                self.positions.insert(key, values);
                 false
             }
         }

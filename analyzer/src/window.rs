@@ -228,9 +228,7 @@ mod tests {
     }
 
     fn mix(x: u64) -> u64 {
-        use std::hash::BuildHasher;
-        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .hash_one(x)
+        crate::hashing::hash64(&x)
     }
 
     #[test]

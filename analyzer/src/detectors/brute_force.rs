@@ -5,11 +5,9 @@
 //! alert (more accounts than that is credential stuffing, which its own detector reports).
 
 use super::{push_sample, Candidate, Observation, SECOND};
-use crate::actors::ActorTable;
 use crate::config::BruteForceConfig;
 use crate::window::{WindowCount, WindowDistinct};
 use apitap_proto::{Category, Evidence, Measure, Recommendation, Severity};
-use std::net::IpAddr;
 
 #[derive(Debug, Default)]
 pub struct State {
@@ -22,27 +20,19 @@ pub struct State {
 pub struct BruteForce {
     config: BruteForceConfig,
     distinct_cap: usize,
-    pub sources: ActorTable<IpAddr, State>,
 }
 
 impl BruteForce {
-    pub fn new(
-        config: BruteForceConfig,
-        max_actors: usize,
-        ttl_ns: u64,
-        distinct_cap: usize,
-    ) -> Self {
+    pub fn new(config: BruteForceConfig, distinct_cap: usize) -> Self {
         BruteForce {
             config,
             distinct_cap,
-            sources: ActorTable::new(max_actors, ttl_ns),
         }
     }
 
-    pub fn observe(&mut self, o: &Observation<'_>) -> Option<Candidate> {
+    pub fn observe(&mut self, o: &Observation<'_>, s: &mut State) -> Option<Candidate> {
         let login = o.login.filter(|l| l.failed)?;
         let w = self.config.window_secs * SECOND;
-        let s = self.sources.entry(&o.ip, o.ts);
         if s.failures.value(o.ts, w) < 1.0 {
             s.first_seen = o.ts;
             s.samples.clear();
@@ -51,8 +41,13 @@ impl BruteForce {
         if let Some(a) = login.account {
             s.accounts.add(o.ts, w, a, self.distinct_cap);
         }
-        push_sample(&mut s.samples, o.sample(), 3);
         let failures = s.failures.value(o.ts, w);
+        push_sample(
+            &mut s.samples,
+            failures / f64::from(self.config.min_failures),
+            3,
+            o,
+        );
         let accounts = s.accounts.count();
         if failures < f64::from(self.config.min_failures) || accounts > self.config.max_accounts {
             return None;

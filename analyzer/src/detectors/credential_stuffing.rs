@@ -5,11 +5,9 @@
 //! under `max_success_ratio` it proposes an alert.
 
 use super::{push_sample, Candidate, Observation, SECOND};
-use crate::actors::ActorTable;
 use crate::config::CredentialStuffingConfig;
 use crate::window::{WindowCount, WindowDistinct};
 use apitap_proto::{Category, Evidence, Measure, Recommendation, Severity};
-use std::net::IpAddr;
 
 #[derive(Debug, Default)]
 pub struct State {
@@ -23,27 +21,19 @@ pub struct State {
 pub struct CredentialStuffing {
     config: CredentialStuffingConfig,
     distinct_cap: usize,
-    pub sources: ActorTable<IpAddr, State>,
 }
 
 impl CredentialStuffing {
-    pub fn new(
-        config: CredentialStuffingConfig,
-        max_actors: usize,
-        ttl_ns: u64,
-        distinct_cap: usize,
-    ) -> Self {
+    pub fn new(config: CredentialStuffingConfig, distinct_cap: usize) -> Self {
         CredentialStuffing {
             config,
             distinct_cap,
-            sources: ActorTable::new(max_actors, ttl_ns),
         }
     }
 
-    pub fn observe(&mut self, o: &Observation<'_>) -> Option<Candidate> {
+    pub fn observe(&mut self, o: &Observation<'_>, s: &mut State) -> Option<Candidate> {
         let login = o.login?;
         let w = self.config.window_secs * SECOND;
-        let s = self.sources.entry(&o.ip, o.ts);
         if s.attempts.value(o.ts, w) < 1.0 {
             s.first_seen = o.ts;
             s.samples.clear();
@@ -55,10 +45,11 @@ impl CredentialStuffing {
         if let Some(a) = login.account {
             s.accounts.add(o.ts, w, a, self.distinct_cap);
         }
-        push_sample(&mut s.samples, o.sample(), 3);
         let attempts = s.attempts.value(o.ts, w);
         let successes = s.successes.value(o.ts, w);
         let accounts = s.accounts.count();
+        let progress = accounts as f64 / self.config.min_accounts as f64;
+        push_sample(&mut s.samples, progress, 3, o);
         let ratio = successes / attempts.max(1.0);
         if accounts < self.config.min_accounts
             || attempts < f64::from(self.config.min_attempts)

@@ -12,7 +12,6 @@ use crate::actors::ActorTable;
 use crate::config::EnumerationConfig;
 use crate::window::{WindowCount, WindowDistinct};
 use apitap_proto::{Category, Evidence, Measure, Recommendation, Severity};
-use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::Arc;
 
 #[derive(Debug, Default)]
@@ -29,13 +28,13 @@ pub struct State {
 pub struct Enumeration {
     config: EnumerationConfig,
     distinct_cap: usize,
-    pub walks: ActorTable<(Arc<str>, String), State>,
+    /// Keyed by a hash of (actor, endpoint): no allocation per request.
+    pub walks: ActorTable<u64, State>,
 }
 
 /// The raw object id: the path segment at the template's object position.
-fn object_id<'a>(path: &'a str, template: &str) -> Option<&'a str> {
-    let i = crate::template::object_position(template)?;
-    path.split('/').filter(|s| !s.is_empty()).nth(i)
+fn object_id(path: &str, position: usize) -> Option<&str> {
+    path.split('/').filter(|s| !s.is_empty()).nth(position)
 }
 
 impl Enumeration {
@@ -56,15 +55,14 @@ impl Enumeration {
         if o.record.http.request.method != "GET" {
             return None;
         }
-        let id = object_id(&o.record.url.path, o.template)?;
+        let id = object_id(&o.record.url.path, o.object_position?)?;
         let (actor_kind, actor): (&'static str, Arc<str>) = match &o.record.user {
             Some(u) => ("identity", u.id.clone()),
             None => ("ip", o.ip.to_string().into()),
         };
         let w = self.config.window_secs * SECOND;
-        let s = self
-            .walks
-            .entry(&(actor.clone(), o.endpoint.to_string()), o.ts);
+        let key = crate::hashing::hash64(&(&*actor, o.endpoint));
+        let s = self.walks.entry(&key, o.ts);
         if s.requests.value(o.ts, w) < 1.0 {
             s.first_seen = o.ts;
             s.samples.clear();
@@ -79,11 +77,15 @@ impl Enumeration {
             }
             s.last_numeric = Some(n);
         }
-        let h =
-            BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id);
+        let h = crate::hashing::hash64(id);
         s.ids.add(o.ts, w, h, self.distinct_cap);
-        push_sample(&mut s.samples, o.sample(), 5);
         let ids = s.ids.count();
+        push_sample(
+            &mut s.samples,
+            ids as f64 / self.config.min_distinct_ids as f64,
+            5,
+            o,
+        );
         let requests = s.requests.value(o.ts, w).max(1.0);
         let denied_share = (s.denied.value(o.ts, w) / requests).min(1.0);
         let sequential_share = (s.sequential.value(o.ts, w) / requests).min(1.0);
@@ -150,14 +152,8 @@ mod tests {
 
     #[test]
     fn object_ids() {
-        assert_eq!(
-            object_id("/users/42/orders", "/users/{id}/orders"),
-            Some("42")
-        );
-        assert_eq!(
-            object_id("/orders/7/items/9", "/orders/{id}/items/{id}"),
-            Some("9")
-        );
-        assert_eq!(object_id("/health", "/health"), None);
+        assert_eq!(object_id("/users/42/orders", 1), Some("42"));
+        assert_eq!(object_id("/orders/7/items/9", 3), Some("9"));
+        assert_eq!(object_id("/health", 1), None);
     }
 }

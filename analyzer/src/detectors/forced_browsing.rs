@@ -6,16 +6,20 @@
 //! object endpoints are left to `enumeration`.
 
 use super::{push_sample, Candidate, Observation, SECOND};
-use crate::actors::ActorTable;
 use crate::config::ForcedBrowsingConfig;
 use crate::window::{WindowCount, WindowDistinct};
 use apitap_proto::{Category, Evidence, Measure, Recommendation, Severity};
-use std::hash::{BuildHasher, BuildHasherDefault};
-use std::net::IpAddr;
 
+/// Every source's request count (the denominator of the error share).
 #[derive(Debug, Default)]
 pub struct State {
     requests: WindowCount,
+    /// Allocated at the source's first miss: most sources never have one.
+    misses: Option<Box<Misses>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Misses {
     errors: WindowCount,
     paths: WindowDistinct,
     first_seen: u64,
@@ -25,45 +29,41 @@ pub struct State {
 pub struct ForcedBrowsing {
     config: ForcedBrowsingConfig,
     distinct_cap: usize,
-    pub sources: ActorTable<IpAddr, State>,
 }
 
 impl ForcedBrowsing {
-    pub fn new(
-        config: ForcedBrowsingConfig,
-        max_actors: usize,
-        ttl_ns: u64,
-        distinct_cap: usize,
-    ) -> Self {
+    pub fn new(config: ForcedBrowsingConfig, distinct_cap: usize) -> Self {
         ForcedBrowsing {
             config,
             distinct_cap,
-            sources: ActorTable::new(max_actors, ttl_ns),
         }
     }
 
-    pub fn observe(&mut self, o: &Observation<'_>) -> Option<Candidate> {
+    pub fn observe(&mut self, o: &Observation<'_>, state: &mut State) -> Option<Candidate> {
         let w = self.config.window_secs * SECOND;
-        let s = self.sources.entry(&o.ip, o.ts);
-        s.requests.add(o.ts, w);
+        state.requests.add(o.ts, w);
         // Misses on object endpoints (`/orders/{id}`) are id walking, the enumeration
         // detector's business; a scanner's wordlist misses are unknown paths.
-        let miss = matches!(o.status, Some(404 | 403 | 405 | 410))
-            && crate::template::object_position(o.template).is_none();
+        let miss = matches!(o.status, Some(404 | 403 | 405 | 410)) && o.object_position.is_none();
         if !miss {
             return None;
         }
+        let requests = state.requests.value(o.ts, w).max(1.0);
+        let s = state.misses.get_or_insert_with(Box::default);
         if s.errors.value(o.ts, w) < 1.0 {
             s.first_seen = o.ts;
             s.samples.clear();
         }
         s.errors.add(o.ts, w);
-        let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .hash_one(o.record.url.path.as_str());
+        let h = crate::hashing::hash64(o.record.url.path.as_str());
         s.paths.add(o.ts, w, h, self.distinct_cap);
-        push_sample(&mut s.samples, o.sample(), 5);
         let errors = s.errors.value(o.ts, w);
-        let requests = s.requests.value(o.ts, w).max(1.0);
+        push_sample(
+            &mut s.samples,
+            errors / f64::from(self.config.min_not_found),
+            5,
+            o,
+        );
         let share = (errors / requests).min(1.0);
         let paths = s.paths.count();
         if errors < f64::from(self.config.min_not_found)

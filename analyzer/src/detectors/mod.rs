@@ -16,6 +16,16 @@ use apitap_proto::{Category, Evidence, Recommendation, RequestRecord, Severity};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// Everything the per-source detectors keep about one source address, in one table entry
+/// (one lookup per record); the login detectors' parts exist only for sources that log in.
+#[derive(Debug, Default)]
+pub struct SourceState {
+    pub brute_force: Option<Box<brute_force::State>>,
+    pub credential_stuffing: Option<Box<credential_stuffing::State>>,
+    pub forced_browsing: forced_browsing::State,
+    pub rate_anomaly: rate_anomaly::State,
+}
+
 /// What every detector sees of one exchange.
 #[derive(Debug)]
 pub struct Observation<'a> {
@@ -27,6 +37,9 @@ pub struct Observation<'a> {
     pub endpoint: &'a str,
     /// The templated path alone.
     pub template: &'a str,
+    /// Segment index of the object id when the template is an object endpoint
+    /// ([`crate::template::object_position`]).
+    pub object_position: Option<usize>,
     pub status: Option<u16>,
     pub login: Option<LoginAttempt>,
 }
@@ -67,9 +80,10 @@ pub struct Candidate {
 /// Time constant helpers.
 pub const SECOND: u64 = 1_000_000_000;
 
-/// Keeps up to `n` samples.
-pub fn push_sample(samples: &mut Vec<String>, s: String, n: usize) {
-    if samples.len() < n {
-        samples.push(s);
+/// Keeps up to `n` samples, once `progress` (the share of the alert threshold reached) is at
+/// least one half: actors that never get near a threshold cost no sample memory or time.
+pub fn push_sample(samples: &mut Vec<String>, progress: f64, n: usize, o: &Observation<'_>) {
+    if progress >= 0.5 && samples.len() < n {
+        samples.push(o.sample());
     }
 }

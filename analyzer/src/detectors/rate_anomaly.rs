@@ -4,11 +4,9 @@
 //! population baselines (EWMA with hour-of-day) will refine it.
 
 use super::{Candidate, Observation, SECOND};
-use crate::actors::ActorTable;
 use crate::config::RateAnomalyConfig;
 use crate::window::WindowCount;
 use apitap_proto::{Category, Evidence, Measure, Recommendation, Severity};
-use std::net::IpAddr;
 
 #[derive(Debug, Default)]
 pub struct State {
@@ -18,20 +16,15 @@ pub struct State {
 
 pub struct RateAnomaly {
     config: RateAnomalyConfig,
-    pub sources: ActorTable<IpAddr, State>,
 }
 
 impl RateAnomaly {
-    pub fn new(config: RateAnomalyConfig, max_actors: usize, ttl_ns: u64) -> Self {
-        RateAnomaly {
-            config,
-            sources: ActorTable::new(max_actors, ttl_ns),
-        }
+    pub fn new(config: RateAnomalyConfig) -> Self {
+        RateAnomaly { config }
     }
 
-    pub fn observe(&mut self, o: &Observation<'_>) -> Option<Candidate> {
+    pub fn observe(&mut self, o: &Observation<'_>, s: &mut State) -> Option<Candidate> {
         let w = self.config.window_secs * SECOND;
-        let s = self.sources.entry(&o.ip, o.ts);
         if s.requests.value(o.ts, w) < 1.0 {
             s.first_seen = o.ts;
         }
