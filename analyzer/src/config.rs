@@ -19,6 +19,8 @@ pub struct AnalyzerConfig {
     pub forced_browsing: ForcedBrowsingConfig,
     pub enumeration: EnumerationConfig,
     pub rate_anomaly: RateAnomalyConfig,
+    pub bot: BotConfig,
+    pub scraping: ScrapingConfig,
     pub alerts: AlertConfig,
 }
 
@@ -33,6 +35,8 @@ impl Default for AnalyzerConfig {
             forced_browsing: ForcedBrowsingConfig::default(),
             enumeration: EnumerationConfig::default(),
             rate_anomaly: RateAnomalyConfig::default(),
+            bot: BotConfig::default(),
+            scraping: ScrapingConfig::default(),
             alerts: AlertConfig::default(),
         }
     }
@@ -146,6 +150,62 @@ impl Default for RateAnomalyConfig {
         RateAnomalyConfig {
             window_secs: 60,
             max_requests: 1200,
+        }
+    }
+}
+
+/// Unauthenticated automated clients (scripted fingerprint and machine timing), and
+/// crawler user agents from addresses the crawler does not use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BotConfig {
+    pub window_secs: u64,
+    /// Requests in the window before a source is judged.
+    pub min_requests: u32,
+    /// Gap standard deviation / mean below this is clockwork timing.
+    pub max_timing_cv: f64,
+    /// Or a mean gap below this (no think time).
+    pub max_mean_gap_ms: f64,
+    /// Addresses or prefixes search crawlers and monitors really use (e.g. Google's and
+    /// Bing's published ranges). Empty: crawler user agents are believed.
+    pub verified_crawler_sources: Vec<String>,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        BotConfig {
+            window_secs: 300,
+            min_requests: 100,
+            max_timing_cv: 0.25,
+            max_mean_gap_ms: 500.0,
+            verified_crawler_sources: Vec::new(),
+        }
+    }
+}
+
+/// Collections paged through at machine pace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScrapingConfig {
+    pub window_secs: u64,
+    /// Distinct (endpoint, page) pairs in the window ...
+    pub min_distinct_pages: usize,
+    /// ... read with a mean gap under this ...
+    pub max_mean_gap_ms: f64,
+    /// ... mostly in order (page n+1 after page n).
+    pub min_sequential_share: f64,
+    /// Or this many pages whatever the pace.
+    pub bulk_distinct_pages: usize,
+}
+
+impl Default for ScrapingConfig {
+    fn default() -> Self {
+        ScrapingConfig {
+            window_secs: 600,
+            min_distinct_pages: 30,
+            max_mean_gap_ms: 2000.0,
+            min_sequential_share: 0.5,
+            bulk_distinct_pages: 200,
         }
     }
 }

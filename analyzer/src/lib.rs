@@ -22,9 +22,9 @@ pub mod window;
 use apitap_proto::{Alert, RequestRecord};
 use config::AnalyzerConfig;
 use detectors::{
-    brute_force::BruteForce, credential_stuffing::CredentialStuffing, enumeration::Enumeration,
-    forced_browsing::ForcedBrowsing, rate_anomaly::RateAnomaly, Candidate, Observation,
-    SourceState, SECOND,
+    bot::Bot, brute_force::BruteForce, credential_stuffing::CredentialStuffing,
+    enumeration::Enumeration, forced_browsing::ForcedBrowsing, rate_anomaly::RateAnomaly,
+    scraping::Scraping, Candidate, Observation, SourceState, SECOND,
 };
 use manager::{AlertManager, AlertStats};
 use serde::Serialize;
@@ -51,6 +51,8 @@ pub struct Analyzer {
     forced_browsing: ForcedBrowsing,
     enumeration: Enumeration,
     rate_anomaly: RateAnomaly,
+    bot: Bot,
+    scraping: Scraping,
     manager: AlertManager,
     account_hasher: hashing::Fixed,
     records: u64,
@@ -74,6 +76,8 @@ impl Analyzer {
             forced_browsing: ForcedBrowsing::new(config.forced_browsing.clone(), cap),
             enumeration: Enumeration::new(config.enumeration.clone(), n, ttl, cap),
             rate_anomaly: RateAnomaly::new(config.rate_anomaly.clone()),
+            bot: Bot::new(config.bot.clone()).map_err(|e| format!("analyzer.bot: {e}"))?,
+            scraping: Scraping::new(config.scraping.clone(), cap),
             manager: AlertManager::new(config.alerts.clone())?,
             account_hasher: hashing::fixed(),
             records: 0,
@@ -112,7 +116,7 @@ impl Analyzer {
             login,
         };
         let src = self.sources.entry(&o.ip, o.ts);
-        let mut candidates: [Option<Candidate>; 5] = Default::default();
+        let mut candidates: [Option<Candidate>; 7] = Default::default();
         if login.is_some() {
             let bf = src.brute_force.get_or_insert_with(Box::default);
             candidates[0] = self.brute_force.observe(&o, bf);
@@ -122,6 +126,9 @@ impl Analyzer {
         candidates[2] = self.forced_browsing.observe(&o, &mut src.forced_browsing);
         candidates[3] = self.rate_anomaly.observe(&o, &mut src.rate_anomaly);
         candidates[4] = self.enumeration.observe(&o);
+        candidates[5] = self.bot.observe(&o, &mut src.bot);
+        let gap = src.bot.mean_gap_ms();
+        candidates[6] = self.scraping.observe(&o, &mut src.scraping, gap);
         for c in candidates.into_iter().flatten() {
             if let Some(a) = self.manager.offer(c, r, o.ts) {
                 out.push(a);

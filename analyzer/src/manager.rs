@@ -40,6 +40,9 @@ pub struct AlertStats {
     pub dropped_rate_cap: u64,
     /// Dedupe keys forgotten to stay within `max_open`.
     pub open_evicted: u64,
+    /// Generic `bot` candidates not sent because the same actor already has a more specific
+    /// alert (a scanner is reported as a scanner, not also as a bot).
+    pub subsumed: u64,
     pub by_category: BTreeMap<String, u64>,
 }
 
@@ -102,6 +105,8 @@ pub struct AlertManager {
     suppress_categories: Vec<Category>,
     suppress_sources: Vec<Prefix>,
     open: ActorTable<Key, OpenAlert>,
+    /// Actors with a specific (non-`bot`) alert, by the packet time of its opening.
+    specific: ActorTable<Arc<str>, u64>,
     minute: u64,
     in_minute: u32,
     stats: AlertStats,
@@ -136,6 +141,7 @@ impl AlertManager {
             .collect::<Result<_, _>>()?;
         Ok(AlertManager {
             open: ActorTable::new(config.max_open, config.dedupe_secs * SECOND),
+            specific: ActorTable::new(config.max_open, config.dedupe_secs * SECOND),
             config,
             suppress_categories,
             suppress_sources,
@@ -157,8 +163,15 @@ impl AlertManager {
             self.stats.suppressed += 1;
             return None;
         }
-        let key: Key = (c.category, c.actor.clone(), c.endpoint.clone());
         let window = self.config.dedupe_secs * SECOND;
+        if c.category == Category::Bot {
+            let opened = self.specific.get(&c.actor).copied();
+            if opened.is_some_and(|t| t != 0 && ts.saturating_sub(t) < window) {
+                self.stats.subsumed += 1;
+                return None;
+            }
+        }
+        let key: Key = (c.category, c.actor.clone(), c.endpoint.clone());
         let open = self.open.entry(&key, ts);
         let fresh = open.candidates == 0 || ts.saturating_sub(open.opened) >= window;
         if !fresh {
@@ -188,6 +201,9 @@ impl AlertManager {
             severity: Some(c.severity),
         };
         self.stats.emitted += 1;
+        if c.category != Category::Bot {
+            *self.specific.entry(&c.actor, ts) = ts;
+        }
         *self
             .stats
             .by_category

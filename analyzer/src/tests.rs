@@ -67,7 +67,10 @@ fn rec(
                 mime_type: None,
             }),
         },
-        user_agent: None,
+        // A browser unless a test says otherwise (the bot detector judges user agents).
+        user_agent: Some(apitap_proto::UserAgent {
+            original: "Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0".into(),
+        }),
         user: None,
         apitap: apitap_proto::Apitap {
             request: ApitapRequest::default(),
@@ -334,4 +337,182 @@ fn random_reads_by_a_busy_client_are_not_a_walk_but_a_bulk_read_is() {
         })
         .collect();
     assert_eq!(categories(&run(&rs).0), [Category::Enumeration]);
+}
+
+fn with_ua(mut r: RequestRecord, ua: &str) -> RequestRecord {
+    r.user_agent = Some(apitap_proto::UserAgent {
+        original: ua.to_string(),
+    });
+    r
+}
+
+fn with_query(mut r: RequestRecord, q: &str) -> RequestRecord {
+    r.url.query = Some(q.to_string());
+    r.url.original = format!("{}?{q}", r.url.path);
+    r
+}
+
+#[test]
+fn scripted_clockwork_client_is_a_bot_but_a_monitor_is_not() {
+    let bot: Vec<_> = (0..400u64)
+        .map(|i| {
+            with_ua(
+                rec(
+                    T0 + i * S,
+                    "203.0.113.20",
+                    "GET",
+                    "/api/v1/products",
+                    200,
+                    b"",
+                ),
+                "python-requests/2.31",
+            )
+        })
+        .collect();
+    assert_eq!(categories(&run(&bot).0), [Category::Bot]);
+    // The same timing on a health endpoint from a monitor, or with an API key: no alert.
+    let monitor: Vec<_> = (0..400u64)
+        .map(|i| {
+            with_ua(
+                rec(T0 + i * S, "203.0.113.21", "GET", "/health", 200, b""),
+                "curl/8.0",
+            )
+        })
+        .collect();
+    assert!(run(&monitor).0.is_empty());
+    let integration: Vec<_> = (0..400u64)
+        .map(|i| {
+            let mut r = with_ua(
+                rec(
+                    T0 + i * S,
+                    "203.0.113.22",
+                    "GET",
+                    "/api/v1/orders",
+                    200,
+                    b"",
+                ),
+                "python-requests/2.31",
+            );
+            r.apitap.identity = Some(apitap_proto::Identity {
+                kind: Cow::Borrowed("api_key"),
+                id: "k1:abc".into(),
+                source: None,
+            });
+            r
+        })
+        .collect();
+    assert!(run(&integration).0.is_empty());
+}
+
+#[test]
+fn a_person_with_a_browser_is_not_a_bot() {
+    // Irregular think time, browser user agent, 200 requests over ~25 minutes.
+    let mut t = T0;
+    let rs: Vec<_> = (0..200u64)
+        .map(|i| {
+            t += S * (1 + (i * 7919) % 13);
+            with_ua(
+                rec(t, "198.18.0.77", "GET", "/api/v1/products", 200, b""),
+                "Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0",
+            )
+        })
+        .collect();
+    assert!(run(&rs).0.is_empty());
+}
+
+#[test]
+fn fake_googlebot_when_verified_ranges_are_configured() {
+    let rs: Vec<_> = (0..300u64)
+        .map(|i| {
+            with_ua(
+                rec(
+                    T0 + i * S,
+                    "203.0.113.30",
+                    "GET",
+                    &format!("/products/p{i}"),
+                    200,
+                    b"",
+                ),
+                "Mozilla/5.0 (compatible; Googlebot/2.1)",
+            )
+        })
+        .collect();
+    assert!(
+        run(&rs).0.is_empty(),
+        "without a verified list the claim is believed"
+    );
+    let mut cfg = AnalyzerConfig::default();
+    cfg.bot.verified_crawler_sources = vec!["66.249.64.0/19".into()];
+    let mut a = Analyzer::new(cfg).unwrap();
+    let mut out = Vec::new();
+    for r in &rs {
+        a.observe(r, &mut out);
+    }
+    assert_eq!(categories(&out), [Category::Bot]);
+    assert_eq!(out[0].rule.id, "apitap.bot.impersonated_crawler");
+}
+
+#[test]
+fn paging_through_a_catalogue_is_scraping() {
+    let rs: Vec<_> = (0..80u64)
+        .map(|i| {
+            with_query(
+                with_ua(
+                    rec(
+                        T0 + i * S / 2,
+                        "203.0.113.40",
+                        "GET",
+                        "/api/v1/products",
+                        200,
+                        b"",
+                    ),
+                    "Mozilla/5.0 Chrome/120",
+                ),
+                &format!("page={i}&size=50"),
+            )
+        })
+        .collect();
+    assert_eq!(categories(&run(&rs).0), [Category::Scraping]);
+    // A shopper looking at a few pages with think time: nothing.
+    let shopper: Vec<_> = (0..8u64)
+        .map(|i| {
+            with_query(
+                with_ua(
+                    rec(
+                        T0 + i * 20 * S,
+                        "198.18.0.41",
+                        "GET",
+                        "/api/v1/products",
+                        200,
+                        b"",
+                    ),
+                    "Mozilla/5.0 Chrome/120",
+                ),
+                &format!("page={i}"),
+            )
+        })
+        .collect();
+    assert!(run(&shopper).0.is_empty());
+}
+
+#[test]
+fn a_scanner_is_reported_as_what_it_does_not_also_as_a_bot() {
+    let rs: Vec<_> = (0..400u64)
+        .map(|i| {
+            with_ua(
+                rec(
+                    T0 + i * S / 4,
+                    "203.0.113.60",
+                    "GET",
+                    &format!("/w{i}"),
+                    404,
+                    b"",
+                ),
+                "gobuster/3.6",
+            )
+        })
+        .collect();
+    let (alerts, a) = run(&rs);
+    assert_eq!(categories(&alerts), [Category::ForcedBrowsing]);
+    assert!(a.stats().alerts.subsumed > 0);
 }

@@ -18,9 +18,19 @@ pub fn replay(
     cfg: &SensorConfig,
     mode: RedactMode,
 ) -> anyhow::Result<Vec<RequestRecord>> {
+    replay_with(paths, cfg, mode, RecordOptions::default())
+}
+
+/// [`replay`] with record options (e.g. the extras the analyzers read).
+pub fn replay_with(
+    paths: &[PathBuf],
+    cfg: &SensorConfig,
+    mode: RedactMode,
+    options: RecordOptions,
+) -> anyhow::Result<Vec<RequestRecord>> {
     let builder = RecordBuilder {
         redactor: Redactor::new(mode, TEST_KEY),
-        options: RecordOptions::default(),
+        options,
     };
     let mut engine = Engine::new(cfg, builder);
     let mut src = source::open_files(paths)?;
@@ -51,4 +61,29 @@ pub fn corpus_dir() -> PathBuf {
     std::env::var_os("APITAP_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("../shared/corpus"))
+}
+
+/// Records of a capture run through one analyzer (what one worker does), in time order:
+/// the records and the alerts.
+pub fn analyze(
+    paths: &[PathBuf],
+    cfg: &SensorConfig,
+) -> anyhow::Result<(Vec<RequestRecord>, Vec<apitap_proto::Alert>)> {
+    let mut records = replay_with(
+        paths,
+        cfg,
+        RedactMode::Hash,
+        RecordOptions {
+            with_extras: true,
+            ..Default::default()
+        },
+    )?;
+    records.sort_by_key(|r| r.timestamp);
+    let mut analyzer =
+        apitap_analyzer::Analyzer::new(cfg.analyzer.clone()).map_err(anyhow::Error::msg)?;
+    let mut alerts = Vec::new();
+    for r in &records {
+        analyzer.observe(r, &mut alerts);
+    }
+    Ok((records, alerts))
 }

@@ -2,14 +2,16 @@
 //! each returning [`Candidate`] alerts with numeric evidence for the alert manager.
 //!
 //! Modules: [`brute_force`], [`credential_stuffing`], [`forced_browsing`], [`enumeration`],
-//! [`rate_anomaly`]. Each keeps its state in [`crate::actors::ActorTable`]s (bounded,
+//! [`rate_anomaly`], [`bot`], [`scraping`]. Each keeps its state in [`crate::actors::ActorTable`]s (bounded,
 //! evictions counted) and runs on packet time only.
 
+pub mod bot;
 pub mod brute_force;
 pub mod credential_stuffing;
 pub mod enumeration;
 pub mod forced_browsing;
 pub mod rate_anomaly;
+pub mod scraping;
 
 use crate::login::LoginAttempt;
 use apitap_proto::{Category, Evidence, Recommendation, RequestRecord, Severity};
@@ -24,6 +26,9 @@ pub struct SourceState {
     pub credential_stuffing: Option<Box<credential_stuffing::State>>,
     pub forced_browsing: forced_browsing::State,
     pub rate_anomaly: rate_anomaly::State,
+    pub bot: bot::State,
+    /// Allocated at the source's first paging request.
+    pub scraping: Option<Box<scraping::State>>,
 }
 
 /// What every detector sees of one exchange.
