@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for p in libpcap-dev pkg-config nginx-light curl iproute2 python3 tcpdump; do
+for p in libpcap-dev pkg-config nginx-light curl iproute2 python3 tcpdump tshark; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

@@ -18,9 +18,19 @@ pub fn replay(
     cfg: &SensorConfig,
     mode: RedactMode,
 ) -> anyhow::Result<Vec<RequestRecord>> {
+    replay_with(paths, cfg, mode, RecordOptions::default())
+}
+
+/// [`replay`] with record options (e.g. `with_extras` for headers and body prefixes).
+pub fn replay_with(
+    paths: &[PathBuf],
+    cfg: &SensorConfig,
+    mode: RedactMode,
+    options: RecordOptions,
+) -> anyhow::Result<Vec<RequestRecord>> {
     let builder = RecordBuilder {
         redactor: Redactor::new(mode, TEST_KEY),
-        options: RecordOptions::default(),
+        options,
     };
     let mut engine = Engine::new(cfg, builder);
     let mut src = source::open_files(paths)?;
