@@ -134,6 +134,7 @@ pub fn generate<W: Write>(sc: &Scenario, seed: u64, out: W) -> Result<(Labels, S
     let mut stats = Stats::default();
     let epoch_us = sc.start * 1_000_000;
     let mut conn_no = 0u64;
+    let mut ports = tcp::Ports::default();
 
     while let Some(Reverse((t, kind, idx))) = heap.pop() {
         if kind == 1 {
@@ -172,7 +173,7 @@ pub fn generate<W: Write>(sc: &Scenario, seed: u64, out: W) -> Result<(Labels, S
             continue;
         };
         if conn.queue.is_empty() {
-            if let Some(info) = conn.step(&mut bodies, &knobs, sc.start) {
+            if let Some(info) = conn.step(&mut bodies, &knobs, sc.start, &mut ports) {
                 stats.exchanges += 1;
                 stats.requests += u64::from(info.records);
                 stats.gzip += u64::from(info.gzip);

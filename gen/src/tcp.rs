@@ -89,6 +89,23 @@ pub struct TcpKnobs {
     pub reorder: f64,
 }
 
+/// Ephemeral ports per client address: each client hands out ports in sequence from a random
+/// start (as Linux does per destination), so a client's connections do not collide.
+#[derive(Default)]
+pub struct Ports(std::collections::HashMap<[u8; 4], u16>);
+
+impl Ports {
+    pub fn next(&mut self, ip: [u8; 4], rng: &mut Rng) -> u16 {
+        let p = self
+            .0
+            .entry(ip)
+            .or_insert_with(|| rng.range(32_768, 61_000) as u16);
+        let port = *p;
+        *p = if *p >= 60_999 { 32_768 } else { *p + 1 };
+        port
+    }
+}
+
 /// What one exchange contributed (for labels and totals).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ExchangeInfo {
@@ -200,6 +217,7 @@ impl Conn {
         bodies: &mut Bodies,
         knobs: &TcpKnobs,
         epoch_secs: u64,
+        ports: &mut Ports,
     ) -> Option<ExchangeInfo> {
         if !self.queue.is_empty() || self.phase == Phase::Done {
             return None;
@@ -215,6 +233,11 @@ impl Conn {
                     self.phase = Phase::Done;
                     return None;
                 }
+                // A new connection (the old one's packets are all out: the queue is empty):
+                // the client's next ephemeral port, fresh ISNs.
+                self.sport = ports.next(self.session.client.ip, &mut self.rng);
+                self.c_seq = self.rng.next_u64() as u32;
+                self.s_seq = self.rng.next_u64() as u32;
                 q.push(ctl(t, true, SYN, self.c_seq, 0));
                 self.c_seq = self.c_seq.wrapping_add(1);
                 t += self.rtt_s;
@@ -256,16 +279,7 @@ impl Conn {
             Phase::Closed => {
                 // A new connection (new port, new ISNs) for the next request, if any.
                 match self.session.reqs.front() {
-                    Some(r) => {
-                        self.next_step = last + r.gap_us.max(1);
-                        self.sport = if self.sport >= 60_999 {
-                            32_768
-                        } else {
-                            self.sport + 1
-                        };
-                        self.c_seq = self.rng.next_u64() as u32;
-                        self.s_seq = self.rng.next_u64() as u32;
-                    }
+                    Some(r) => self.next_step = last + r.gap_us.max(1),
                     None => self.phase = Phase::Done,
                 }
             }
@@ -445,10 +459,19 @@ mod tests {
     }
 
     fn run(conn: &mut Conn, knobs: &TcpKnobs) -> Vec<(Pkt, Vec<u8>)> {
+        run_ports(conn, knobs)
+            .into_iter()
+            .map(|(p, d, _)| (p, d))
+            .collect()
+    }
+
+    /// Packets with the client port each went out on.
+    fn run_ports(conn: &mut Conn, knobs: &TcpKnobs) -> Vec<(Pkt, Vec<u8>, u16)> {
         let mut bodies = Bodies::new(1, 100);
+        let mut ports = Ports::default();
         let mut out = Vec::new();
         while let Some(t) = conn.next_time() {
-            conn.step(&mut bodies, knobs, 0);
+            conn.step(&mut bodies, knobs, 0, &mut ports);
             let Some(p) = conn.queue.pop_front() else {
                 continue;
             };
@@ -458,7 +481,7 @@ mod tests {
                 Buf::Req => conn.req[p.start as usize..(p.start + p.len) as usize].to_vec(),
                 Buf::Resp => conn.resp[p.start as usize..(p.start + p.len) as usize].to_vec(),
             };
-            out.push((p, data));
+            out.push((p, data, conn.sport));
         }
         out
     }
@@ -561,5 +584,44 @@ mod tests {
             !server_fin_first.0.from_client,
             "the idle close is the server's"
         );
+    }
+
+    /// Regression: the idle close's FINs went out on the port of the connection replacing it.
+    #[test]
+    fn every_packet_of_a_connection_uses_its_port() {
+        let reqs = (0..4)
+            .map(|i| {
+                let b = ReqBuilder::new("GET", "/health");
+                let b = if i == 1 { b.close() } else { b };
+                b.build(
+                    if i == 3 { KEEPALIVE_US + 1 } else { 1_000 },
+                    Resp::new(200, BodySpec::Health),
+                )
+            })
+            .collect();
+        let pkts = run_ports(
+            &mut Conn::new(session(reqs), Rng::new(3)),
+            &TcpKnobs {
+                retransmit: 0.0,
+                reorder: 0.0,
+            },
+        );
+        // Split at SYNs: each connection's packets share one port, and ports differ.
+        let mut conns: Vec<Vec<u16>> = Vec::new();
+        for (p, _, port) in &pkts {
+            if p.flags == SYN {
+                conns.push(Vec::new());
+            }
+            conns.last_mut().unwrap().push(*port);
+        }
+        assert_eq!(
+            conns.len(),
+            3,
+            "close after the 2nd request, idle close before the 4th"
+        );
+        for c in &conns {
+            assert!(c.iter().all(|p| *p == c[0]), "{c:?}");
+        }
+        assert!(conns[0][0] != conns[1][0] && conns[1][0] != conns[2][0]);
     }
 }

@@ -412,3 +412,56 @@ rate = 2.0
         assert_eq!(n as u64, labels.requests);
     }
 }
+
+fn in_benchmark_range(ip: &str) -> bool {
+    let ip: std::net::Ipv4Addr = ip.parse().unwrap();
+    let o = ip.octets();
+    o[0] == 198 && (o[1] == 18 || o[1] == 19)
+}
+
+/// Clean benign traffic gives clean records: one per request, every one answered, no
+/// anomaly, no midstream pickup, addresses only from 198.18.0.0/15.
+#[test]
+fn benign_traffic_replays_without_anomalies() {
+    let sc = scenario("benign-small.toml");
+    let (path, _, labels) = generate(&sc, 11, "benign");
+    let rs = records(&path);
+    assert_eq!(rs.len() as u64, labels.requests);
+    assert!(labels.actors.iter().all(|a| a.kind == "benign"));
+    for r in &rs {
+        assert!(
+            r.apitap.anomalies.is_empty(),
+            "{} {}: {:?}",
+            r.source.ip,
+            r.url.original,
+            r.apitap.anomalies
+        );
+        assert!(!r.apitap.midstream && r.http.response.is_some());
+        assert!(in_benchmark_range(&r.source.ip) && in_benchmark_range(&r.destination.ip));
+    }
+    let by = by_actor(&labels, &rs);
+    for a in &labels.actors {
+        assert_eq!(
+            by.get(a.name.as_str()).map_or(0, Vec::len) as u64,
+            a.request_count,
+            "{}",
+            a.name
+        );
+    }
+    // Some sessions log in with a typo first, some ask for things that are not there.
+    let st = |code: u16| {
+        rs.iter()
+            .filter(|r| r.http.response.as_ref().unwrap().status_code == code)
+            .count()
+    };
+    assert!(
+        st(200) > rs.len() / 2 && st(401) > 0 && st(404) > 0,
+        "200: {} 401: {} 404: {}",
+        st(200),
+        st(401),
+        st(404)
+    );
+    if let Some((_, n)) = tshark_requests(&path) {
+        assert_eq!(n as u64, labels.requests);
+    }
+}
