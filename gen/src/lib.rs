@@ -206,7 +206,7 @@ pub fn generate<W: Write>(sc: &Scenario, seed: u64, out: W) -> Result<(Labels, S
                     seq: p.seq,
                     ack: p.ack,
                     flags: p.flags,
-                    window: 502,
+                    window: if p.flags & net::SYN != 0 { 64_240 } else { 502 },
                     ttl: c.ttl,
                     ip_id: conn.c_ipid,
                 }
