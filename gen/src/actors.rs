@@ -1815,6 +1815,10 @@ impl Planner for Attacker {
         let in_gap = f64::from(self.cfg.concurrency) / rate * 1e6;
         let mut reqs = Vec::new();
         let mut idents = Vec::new();
+        if self.cfg.stealth.valid_tokens {
+            // The account whose token it presents.
+            idents.push(Person::new(w.seed, self.own_user).username());
+        }
         let mut t = start + 2 * c.rtt_us;
         let mut count = 0u32;
         let max = self.cfg.max_requests.unwrap_or(u64::MAX);
