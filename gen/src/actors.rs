@@ -79,6 +79,29 @@ impl Category {
             .unwrap_or_default()
     }
 
+    /// Share of attempts that succeed when the scenario does not say: what a typical target
+    /// of this kind of attack answers.
+    pub fn default_success(self) -> f64 {
+        use Category::*;
+        match self {
+            Sqli | PathTraversal | CommandInjection => 0.05,
+            Ssrf | Xxe => 0.1,
+            Xss | RequestSmuggling | RateAnomaly => 0.3,
+            BruteForce => 0.01,
+            CredentialStuffing | ForcedBrowsing => 0.02,
+            Enumeration | UnauthenticatedAccess => 0.8,
+            Bot => 0.5,
+            ProtocolAnomaly => 0.0,
+            JndiInjection
+            | AccountTakeover
+            | Scraping
+            | DataExfiltration
+            | SensitiveDataExposure
+            | ShadowApi
+            | ZombieApi => 1.0,
+        }
+    }
+
     /// The tool user agent an attacker of this kind sends when it does not hide.
     fn tool_ua(self) -> &'static str {
         use Category::*;
@@ -965,7 +988,7 @@ impl Attacker {
         if s.encodings {
             d.push_str(", encoded payloads");
         }
-        let _ = write!(d, ", success rate {}", cfg.success_rate);
+        let _ = write!(d, ", success rate {}", cfg.success());
         LabelInfo {
             name: cfg.name.clone(),
             kind: "attack",
@@ -1015,7 +1038,7 @@ impl Attacker {
         idents: &mut Vec<String>,
     ) -> Vec<(ReqBuilder, Resp, Option<Resp>, u32)> {
         use Category::*;
-        let ok = r.chance(self.cfg.success_rate);
+        let ok = r.chance(self.cfg.success());
         self.pos += 1;
         let one = |b: ReqBuilder, resp: Resp| vec![(b, resp, None, 1)];
         let b0 = |this: &Self, m: &str, t: &str| this.base(ReqBuilder::new(m, t), ua, w, at);
@@ -1574,7 +1597,7 @@ impl Attacker {
                 };
                 one(
                     b,
-                    if ok || !self.cfg.stealth.low_and_slow {
+                    if ok {
                         w.resp(r, 200, body, true)
                     } else {
                         w.err(r, 429, "rate_limited", "too many requests")
@@ -1649,7 +1672,14 @@ impl Attacker {
                     true,
                 );
                 resp.think_us *= 4;
-                one(b, resp)
+                one(
+                    b,
+                    if ok {
+                        resp
+                    } else {
+                        w.err(r, 429, "rate_limited", "API key quota exceeded")
+                    },
+                )
             }
             SensitiveDataExposure => {
                 // The app asks for card details with `expand`; this server leaks full PANs.
@@ -1685,7 +1715,13 @@ impl Attacker {
                     );
                 }
                 body.push(']');
-                one(b, w.resp(r, 200, BodySpec::Json(body), true))
+                // Unless it succeeds, the server masks the cards as it should.
+                let body = if ok {
+                    BodySpec::Json(body)
+                } else {
+                    BodySpec::PaymentMethods(u)
+                };
+                one(b, w.resp(r, 200, body, true))
             }
             UnauthenticatedAccess => {
                 let u = r.range(1, w.users.max(1) + 1);
@@ -1705,7 +1741,7 @@ impl Attacker {
                     .header("Accept", "*/*");
                 one(
                     b,
-                    if ok || self.cfg.success_rate >= 0.5 {
+                    if ok {
                         w.resp(r, 200, body, false)
                     } else {
                         w.err(r, 401, "unauthorized", "missing or invalid bearer token")
@@ -1746,7 +1782,11 @@ impl Attacker {
                 };
                 one(
                     b0(self, "GET", &t),
-                    w.resp(r, 200, BodySpec::Json(body), true),
+                    if ok {
+                        w.resp(r, 200, BodySpec::Json(body), true)
+                    } else {
+                        w.err(r, 403, "forbidden", "insufficient scope")
+                    },
                 )
             }
             ZombieApi => {
@@ -1757,10 +1797,14 @@ impl Attacker {
                     &format!("/api/v0/export/users?page={page}&limit=50"),
                 )
                 .header("Authorization", "Basic cmVwb3J0aW5nOnJlcG9ydGluZzIwMTk=");
+                let resp = if ok {
+                    w.resp(r, 200, BodySpec::ExportV0 { page, limit: 50 }, true)
+                } else {
+                    w.err(r, 401, "unauthorized", "invalid credentials")
+                };
                 one(
                     b,
-                    w.resp(r, 200, BodySpec::ExportV0 { page, limit: 50 }, true)
-                        .header("Deprecation: true")
+                    resp.header("Deprecation: true")
                         .header("Sunset: Tue, 31 Dec 2024 23:59:59 GMT"),
                 )
             }

@@ -187,9 +187,9 @@ pub struct Actor {
     pub rate: f64,
     /// Stop after this many requests.
     pub max_requests: Option<u64>,
-    /// Share of attempts that succeed (the server answers as a vulnerable one would).
-    #[serde(default = "default_success")]
-    pub success_rate: f64,
+    /// Share of attempts that succeed (the server answers as a vulnerable one would);
+    /// default per category ([`Category::default_success`]).
+    pub success_rate: Option<f64>,
     /// Requests per keep-alive connection.
     #[serde(default = "default_rpc")]
     pub requests_per_connection: u32,
@@ -219,14 +219,19 @@ pub struct Stealth {
 fn default_rate() -> f64 {
     1.0
 }
-fn default_success() -> f64 {
-    0.05
-}
 fn default_rpc() -> u32 {
     20
 }
 fn one_u32() -> u32 {
     1
+}
+
+impl Actor {
+    /// The success rate in force.
+    pub fn success(&self) -> f64 {
+        self.success_rate
+            .unwrap_or_else(|| self.category.default_success())
+    }
 }
 
 impl Scenario {
@@ -295,7 +300,7 @@ impl Scenario {
             if !(a.rate > 0.0 && a.rate <= 100_000.0) {
                 bail!("actor {}: rate must be within (0, 100000]", a.name);
             }
-            frac(a.success_rate, "success_rate")?;
+            frac(a.success(), "success_rate")?;
             if a.requests_per_connection == 0 || a.concurrency == 0 {
                 bail!(
                     "actor {}: requests_per_connection and concurrency must be >= 1",
