@@ -307,6 +307,9 @@ impl Scenario {
                     a.name
                 );
             }
+            if a.start.is_some_and(|s| s >= self.duration) {
+                bail!("actor {}: starts after the capture ends", a.name);
+            }
             ips += u64::from(a.stealth.ips.max(1));
         }
         if ips > u64::from(crate::actors::ATTACK_IPS) {
@@ -316,5 +319,75 @@ impl Scenario {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_scenarios_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                Scenario::load(&p).unwrap();
+                n += 1;
+            }
+        }
+        assert!(n >= 3);
+    }
+
+    #[test]
+    fn fields_parse_and_default() {
+        let s = Scenario::from_toml(
+            r#"
+start = "2025-03-01T08:30:00Z"
+duration = "1h 30m"
+[network]
+vxlan_vni = 7
+[[actor]]
+name = "a"
+category = "credential_stuffing"
+start = "10m"
+stealth = { ips = 300, rotate_user_agents = true }
+"#,
+        )
+        .unwrap();
+        assert_eq!(s.start, 1_740_817_800);
+        assert_eq!(s.duration, Duration::from_secs(5400));
+        assert_eq!(s.network.vxlan_vni, Some(7));
+        assert_eq!(s.benign.clients, 100);
+        let a = &s.actors[0];
+        assert_eq!(
+            (a.category, a.stealth.ips, a.start),
+            (
+                Category::CredentialStuffing,
+                300,
+                Some(Duration::from_secs(600))
+            )
+        );
+        assert_eq!(a.success(), Category::CredentialStuffing.default_success());
+    }
+
+    #[test]
+    fn bad_scenarios_say_what_is_wrong() {
+        let err = |t: &str| format!("{:#}", Scenario::from_toml(t).unwrap_err());
+        assert!(err("duration = \"1m\"\n[benign]\nclients = 5").contains("benign.clients"));
+        assert!(err("duration = \"1m\"\n[benign]\nclients = 100001").contains("benign.clients"));
+        assert!(err("duration = \"1m\"\nbogus = 1").contains("bogus"));
+        assert!(err("duration = \"1m\"\n[network]\nretransmit = 2.0").contains("retransmit"));
+        assert!(err(
+            "duration = \"1m\"\n[[actor]]\nname = \"x\"\ncategory = \"sqli\"\nstart = \"2m\""
+        )
+        .contains("starts after"));
+        assert!(err("duration = \"1m\"\n[[actor]]\nname = \"x\"\ncategory = \"sqli\"\n[[actor]]\nname = \"x\"\ncategory = \"xss\"").contains("twice"));
+        assert!(err("duration = \"1m\"\n[[actor]]\nname = \"x\"\ncategory = \"sqli\"\nstealth = { ips = 40000 }").contains("addresses"));
+        assert!(err(
+            "duration = \"1m\"\n[[actor]]\nname = \"x\"\ncategory = \"behavioral_anomaly\""
+        )
+        .contains("unknown variant"));
     }
 }
