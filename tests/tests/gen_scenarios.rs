@@ -8,6 +8,7 @@ use apitap_gen::api::Catalogue;
 use apitap_gen::labels::{ActorLabel, Labels};
 use apitap_gen::payloads::pct_decode;
 use apitap_gen::scenario::Scenario;
+use apitap_proto::time::rfc3339_micros;
 use apitap_proto::RequestRecord;
 use apitap_sensor::config::SensorConfig;
 use apitap_sensor::record::RecordOptions;
@@ -168,6 +169,23 @@ fn apitap_and_tshark_count_the_labeled_requests_per_actor() {
         assert_eq!(got, a.request_count, "actor {}", a.name);
         if a.kind == "attack" {
             assert!(a.request_count > 0, "attack actor {} sent nothing", a.name);
+        }
+        // The label's time span is the span of the actor's requests.
+        if let Some(list) = groups.get(a.name.as_str()) {
+            let first = list.iter().map(|r| r.timestamp).min().unwrap();
+            let last = list.iter().map(|r| r.timestamp).max().unwrap();
+            assert_eq!(
+                a.first_seen.as_deref(),
+                Some(rfc3339_micros(first).as_str()),
+                "{}",
+                a.name
+            );
+            assert_eq!(
+                a.last_seen.as_deref(),
+                Some(rfc3339_micros(last).as_str()),
+                "{}",
+                a.name
+            );
         }
     }
     // Every request is answered.
