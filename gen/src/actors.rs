@@ -1912,10 +1912,11 @@ impl Planner for Attacker {
             let mean_us = f64::from(count.max(1)) / rate * 1e6;
             start + (r.log_uniform(mean_us / 20.0, mean_us * 5.0) * 0.93).max(1.0) as u64
         } else {
-            let busy = t - start;
-            start
-                + busy / u64::from(self.cfg.concurrency)
-                + r.exp(in_gap / f64::from(self.cfg.concurrency)).max(1.0) as u64
+            // A Poisson stream of connections at the configured rate, but a tool with
+            // `concurrency` workers cannot start the next before one of them is free.
+            let busy = (t - start) / u64::from(self.cfg.concurrency);
+            let mean_us = f64::from(count.max(1)) / rate * 1e6;
+            start + busy.max(r.exp(mean_us).max(1.0) as u64)
         };
         self.next = (next < self.end && self.sent < max).then_some(next);
         s

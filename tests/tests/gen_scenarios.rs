@@ -503,7 +503,6 @@ fn content(r: &RequestRecord) -> String {
 #[test]
 fn retransmissions_and_reordering_do_not_change_the_exchanges() {
     let mut sc = scenario("attacks-all.toml");
-    sc.duration = std::time::Duration::from_secs(150);
     sc.network.retransmit = 0.0;
     sc.network.reorder = 0.0;
     let (clean_path, _, clean_labels) = generate(&sc, 21, "clean");
@@ -534,5 +533,61 @@ fn retransmissions_and_reordering_do_not_change_the_exchanges() {
         assert!(n > 100, "only {n} impaired segments");
         // (tshark's own request count is not compared here: at these rates it loses one or
         // two of the protocol_anomaly actor's malformed requests; apitap must not lose any.)
+    }
+}
+
+/// The population's upper end: 100,000 clients and a 2,000-address botnet keep disjoint
+/// addresses inside 198.18.0.0/15, and every record still belongs to exactly one label.
+#[test]
+fn a_hundred_thousand_clients_and_a_botnet_stay_apart() {
+    let sc = Scenario::from_toml(
+        r#"
+duration = "20s"
+[benign]
+clients = 100000
+sessions_per_client_per_hour = 3.0
+rate_curve = "flat"
+[[actor]]
+name = "botnet"
+category = "credential_stuffing"
+rate = 100.0
+requests_per_connection = 1
+concurrency = 32
+stealth = { ips = 2000, rotate_user_agents = true }
+"#,
+    )
+    .unwrap();
+    let (path, _, labels) = generate(&sc, 9, "large");
+    let mut seen = HashMap::new();
+    for a in &labels.actors {
+        for ip in &a.source_ips {
+            assert!(in_benchmark_range(ip), "{ip}");
+            assert!(
+                seen.insert(ip.clone(), a.name.clone()).is_none(),
+                "{ip} in two labels"
+            );
+        }
+    }
+    let bot = actor(&labels, "botnet");
+    assert!(bot.source_ips.len() > 500, "{}", bot.source_ips.len());
+    // 32 workers keep up with the configured 100 requests a second.
+    assert!(bot.request_count > 1500, "{}", bot.request_count);
+    let browsers = labels
+        .actors
+        .iter()
+        .filter(|a| a.name.starts_with("benign-"))
+        .map(|a| a.source_ips.len())
+        .sum::<usize>();
+    assert!(browsers > 100, "{browsers} benign clients active in 20 s");
+    let rs = records(&path);
+    assert_eq!(rs.len() as u64, labels.requests);
+    let g = by_actor(&labels, &rs);
+    for a in &labels.actors {
+        assert_eq!(
+            g.get(a.name.as_str()).map_or(0, Vec::len) as u64,
+            a.request_count,
+            "{}",
+            a.name
+        );
     }
 }
