@@ -1866,17 +1866,20 @@ impl Planner for Attacker {
         let mut t = start + 2 * c.rtt_us;
         let mut count = 0u32;
         let max = self.cfg.max_requests.unwrap_or(u64::MAX);
+        let mut last_exchange = 0u64;
         while count < rpc && self.sent < max && (count == 0 || t < self.end) {
+            // Request starts `in_gap` apart on average: the wait after a response is what
+            // the previous exchange (a round trip and the server's time) left of it.
             let gap = if reqs.is_empty() {
                 0
             } else {
-                r.exp(in_gap).max(200.0) as u64
+                (r.exp(in_gap) - last_exchange as f64).max(200.0) as u64
             };
             t += gap;
             let mut first = true;
             for (b, resp, resp2, records) in self.requests(w, &mut r, t, &ua, &mut idents) {
-                // The exchange itself takes a round trip and the server's time.
-                t += c.rtt_us + resp.think_us + 2_000;
+                last_exchange = c.rtt_us + resp.think_us + 2_000;
+                t += last_exchange;
                 let mut q = b.build(if first { gap } else { r.range(20_000, 800_000) }, resp);
                 q.resp2 = resp2;
                 q.records = records;

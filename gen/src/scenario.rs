@@ -182,7 +182,8 @@ pub struct Actor {
     /// How long it acts (default: until the end of the capture).
     #[serde(default, deserialize_with = "opt_duration")]
     pub duration: Option<Duration>,
-    /// Mean requests per second, all addresses together.
+    /// Mean requests per second, all addresses together (a target: a tool whose workers all
+    /// wait on round trips falls somewhat short; raise `concurrency` for high rates).
     #[serde(default = "default_rate")]
     pub rate: f64,
     /// Stop after this many requests.
