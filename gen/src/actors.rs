@@ -1797,6 +1797,8 @@ impl Attacker {
                     &format!("/api/v0/export/users?page={page}&limit=50"),
                 )
                 .header("Authorization", "Basic cmVwb3J0aW5nOnJlcG9ydGluZzIwMTk=");
+                // The legacy reporting account (reporting:reporting2019).
+                idents.push("reporting".to_string());
                 let resp = if ok {
                     w.resp(r, 200, BodySpec::ExportV0 { page, limit: 50 }, true)
                 } else {

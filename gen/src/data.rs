@@ -254,12 +254,14 @@ pub fn b64url(out: &mut String, data: &[u8]) {
     }
 }
 
-/// An HS256 JWT for `user` issued at `iat` (the signature is random, the claims are real).
+/// An HS256 JWT for `user` issued at `iat`: `sub` is the username (what labels list as the
+/// identity); the signature is random, the claims are real.
 pub fn jwt(seed: u64, user: u64, iat: u64) -> String {
     let mut r = Rng::keyed(seed, 102, user ^ (iat << 20));
     let mut t = String::from("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.");
     let claims = format!(
-        r#"{{"sub":"user-{user}","iss":"https://accounts.shop.example","aud":"api.shop.example","iat":{iat},"exp":{},"scope":"orders:read orders:write profile","jti":"{:016x}"}}"#,
+        r#"{{"sub":"{}","uid":{user},"iss":"https://accounts.shop.example","aud":"api.shop.example","iat":{iat},"exp":{},"scope":"orders:read orders:write profile","jti":"{:016x}"}}"#,
+        Person::new(seed, user).username(),
         iat + 3600,
         r.next_u64()
     );

@@ -360,6 +360,33 @@ fn actors_do_what_their_labels_say() {
         }
     }
 
+    // Callers the sensor identifies (JWT subject, Basic user) are the label's identities.
+    let mut checked = 0;
+    for (name, list) in &g {
+        let ids: BTreeSet<&str> = actor(&labels, name)
+            .identities
+            .iter()
+            .map(String::as_str)
+            .collect();
+        for r in list {
+            if let Some(i) = r
+                .apitap
+                .identity
+                .as_ref()
+                .filter(|i| i.kind == "jwt" || i.kind == "basic")
+            {
+                assert!(
+                    ids.contains(i.id.as_str()),
+                    "{name}: {} {} not in the label",
+                    i.kind,
+                    i.id
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+
     // jndi in headers, xxe as XML bodies, unauthenticated access without credentials.
     assert!(g["log4shell-scanner"].iter().all(|r| r
         .extras
