@@ -618,3 +618,28 @@ stealth = { ips = 2000, rotate_user_agents = true }
         );
     }
 }
+
+/// The demo API document is valid OpenAPI 3 (checked by the Python openapi-spec-validator
+/// when it is installed: `pip install openapi-spec-validator`; skipped with a message if not).
+#[test]
+fn the_demo_api_document_is_valid_openapi() {
+    let doc = workspace_root().join("fixtures/demo-api/openapi.yaml");
+    let script = "import sys\nfrom openapi_spec_validator import validate\nfrom openapi_spec_validator.readers import read_from_filename\nd, _ = read_from_filename(sys.argv[1])\nvalidate(d)\n";
+    let probe = Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        println!("openapi-spec-validator not installed: skipping the OpenAPI schema check");
+        return;
+    }
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&doc)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
