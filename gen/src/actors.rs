@@ -1919,11 +1919,122 @@ impl Planner for Attacker {
         } else {
             // A Poisson stream of connections at the configured rate, but a tool with
             // `concurrency` workers cannot start the next before one of them is free.
+            // The wait is the busy share plus a random rest, so the mean interval stays
+            // `count / rate` whenever the workers can keep up.
             let busy = (t - start) / u64::from(self.cfg.concurrency);
             let mean_us = f64::from(count.max(1)) / rate * 1e6;
-            start + busy.max(r.exp(mean_us).max(1.0) as u64)
+            let rest = (mean_us - busy as f64).max(mean_us * 0.05);
+            start + busy + r.exp(rest).max(1.0) as u64
         };
         self.next = (next < self.end && self.sent < max).then_some(next);
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    fn world() -> World {
+        World {
+            seed: 1,
+            users: 1000,
+            epoch_secs: data::DEFAULT_EPOCH_SECS - 12 * 3600,
+            duration_us: 3_600_000_000,
+            servers: 2,
+            gzip: 0.3,
+            chunked: 0.2,
+        }
+    }
+
+    #[test]
+    fn the_daily_curve_has_its_trough_and_peak() {
+        let w = world(); // the capture starts at 00:00 UTC
+        let at = |h: u64| daily(&w, h * 3_600_000_000);
+        assert!((at(4) - 0.15).abs() < 1e-9 && (at(16) - 1.0).abs() < 1e-9);
+        assert!(at(10) > at(4) && at(10) < at(16) && at(22) < at(16));
+    }
+
+    #[test]
+    fn the_population_starts_the_configured_number_of_sessions() {
+        let sc = Scenario::from_toml("duration = \"1h\"\n[benign]\nclients = 1000\nsessions_per_client_per_hour = 2.0\nrate_curve = \"flat\"").unwrap();
+        let w = world();
+        let mut p = Population::new(&sc.benign, &w, Rng::new(5), [0, 1, 2]);
+        let mut n = 0;
+        let mut last = 0;
+        while let Some(t) = p.next_start() {
+            assert!(t >= last && t < w.duration_us);
+            last = t;
+            let s = p.session(&w);
+            assert!(!s.reqs.is_empty() && s.identities.len() == 1);
+            n += 1;
+        }
+        assert!(
+            (1800..2200).contains(&n),
+            "{n} sessions, expected about 2000"
+        );
+    }
+
+    /// Every category's requests are HTTP/1.1 messages a strict parser accepts (except the
+    /// protocol_anomaly actor's, which are malformed on purpose), with the promised body length,
+    /// and the actor keeps roughly to its rate.
+    #[test]
+    fn every_category_writes_well_formed_requests_at_its_rate() {
+        let w = world();
+        for cat in Category::ALL {
+            let toml = format!("duration = \"1h\"\n[[actor]]\nname = \"a\"\ncategory = \"{}\"\nrate = 5.0\nconcurrency = 8\nduration = \"2m\"", cat.name());
+            let sc = Scenario::from_toml(&toml).unwrap();
+            let mut a = Attacker::new(&sc.actors[0], &w, Rng::new(7), 0, 0);
+            let mut count = 0u64;
+            while a.next_start().is_some() {
+                let s = a.session(&w);
+                for q in &s.reqs {
+                    count += u64::from(q.records);
+                    if cat == Category::ProtocolAnomaly {
+                        continue;
+                    }
+                    let mut headers = [httparse::EMPTY_HEADER; 96];
+                    let mut req = httparse::Request::new(&mut headers);
+                    let head = match req.parse(&q.bytes) {
+                        Ok(httparse::Status::Complete(n)) => n,
+                        other => panic!(
+                            "{}: {other:?}: {}",
+                            cat.name(),
+                            String::from_utf8_lossy(&q.bytes)
+                        ),
+                    };
+                    let cl = req
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                        .map(|h| {
+                            std::str::from_utf8(h.value)
+                                .unwrap()
+                                .parse::<usize>()
+                                .unwrap()
+                        });
+                    if cat != Category::RequestSmuggling {
+                        assert_eq!(
+                            cl.unwrap_or(0),
+                            q.bytes.len() - head,
+                            "{}: body length",
+                            cat.name()
+                        );
+                    }
+                    assert!(
+                        req.path.unwrap().bytes().all(|b| b.is_ascii_graphic()),
+                        "{}",
+                        cat.name()
+                    );
+                }
+            }
+            // 5/s for two minutes; sequences (account takeover) and slow servers bend it a little.
+            assert!(
+                (350..=900).contains(&count),
+                "{}: {count} requests",
+                cat.name()
+            );
+        }
     }
 }
