@@ -3,7 +3,7 @@
 #
 # Builds apitap-gen in release mode and runs `apitap-gen --bench`: it writes the built-in large
 # scenario (fixtures/scenarios/bench-large.toml: 100,000 clients for 10 minutes plus attack
-# actors, ~750 MB) to a temporary file, removes it, and prints MB/s, GB/min, exchanges/s and
+# actors, ~870 MB) to a temporary file, removes it, and prints MB/s, GB/min, exchanges/s and
 # packets/s. The target is at least 1 GB of capture a minute.
 #
 # Usage: bash tests/bench/gen_speed.sh [--scenario FILE] [--seed N] [--out FILE]
