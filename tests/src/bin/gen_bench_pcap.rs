@@ -13,8 +13,14 @@
 //! none and get 401) and a dozen user agents; responses carry JSON bodies of 200 B–20 KB, about 20% chunked and 20% gzip
 //! (each distinct body is compressed once and cached), plus some 401/404 errors.
 //!
-//! Everything follows from `--seed`: the same arguments give a byte-identical file.
+//! Everything follows from `--seed`: the same arguments give a byte-identical file. Random
+//! numbers, dates, packet bytes and the pcap format come from `apitap-gen`'s library (the
+//! scenario generator, which writes labeled mixed traffic; this tool writes one fast mix).
 
+use apitap_gen::data::{b64url, http_date, iso_time};
+use apitap_gen::net::{PcapWriter, TcpSeg, Wrap, ACK, FIN, PSH, SYN};
+use apitap_gen::rng::Rng;
+use apitap_gen::tcp::MSS;
 use clap::Parser;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -58,71 +64,11 @@ struct Args {
 
 /// Capture start: 2025-01-15 12:00:00 UTC.
 const EPOCH_SECS: u64 = 1_736_942_400;
-const MSS: usize = 1460;
 const SERVER_BASE: u32 = u32::from_be_bytes([198, 19, 255, 10]);
 /// Clients are numbered from 198.18.0.1 and stop before 198.19.255.0 (the servers' /24).
 const CLIENT_BASE: u32 = u32::from_be_bytes([198, 18, 0, 1]);
 const MAX_CLIENTS: u32 = u32::from_be_bytes([198, 19, 255, 0]) - CLIENT_BASE;
 const GW_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0x01];
-
-const FIN: u8 = 0x01;
-const SYN: u8 = 0x02;
-const PSH: u8 = 0x08;
-const ACK: u8 = 0x10;
-
-// ---------------------------------------------------------------------------------------------
-// Deterministic random numbers (SplitMix64: fast, good enough, no dependency).
-
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        let mut r = Rng(seed ^ 0x5851_f42d_4c95_7f2d);
-        r.next_u64();
-        r
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-    /// Uniform in `lo..hi` (`hi > lo`).
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-    /// Log-uniform in `lo..hi`: many short values, a long tail.
-    fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        (lo.ln() + self.unit() * (hi.ln() - lo.ln())).exp()
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-    fn hex(&mut self, out: &mut String, n: usize) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for _ in 0..n {
-            out.push(HEX[self.below(16) as usize] as char);
-        }
-    }
-}
-
-/// A generator seeded from the run seed and a key: bodies depend only on what they describe,
-/// not on when they were first needed.
-fn keyed_rng(seed: u64, a: u64, b: u64) -> Rng {
-    Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ a.rotate_left(17) ^ b.rotate_left(41))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Word lists.
@@ -205,19 +151,6 @@ struct Bodies {
     gzip_runs: u64,
 }
 
-fn iso_time(out: &mut String, secs: u64) {
-    let days = secs / 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    let t = secs % 86_400;
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        t / 3600,
-        t / 60 % 60,
-        t % 60
-    );
-}
-
 fn user_json(out: &mut String, rng: &mut Rng, id: u32) {
     let first = rng.pick(FIRST);
     let last = rng.pick(LAST);
@@ -280,9 +213,9 @@ impl Bodies {
     fn build(&self, key: BodyKey) -> Vec<u8> {
         let mut s = String::with_capacity(1024);
         match key {
-            BodyKey::User(id) => user_json(&mut s, &mut keyed_rng(self.seed, 1, id.into()), id),
+            BodyKey::User(id) => user_json(&mut s, &mut Rng::keyed(self.seed, 1, id.into()), id),
             BodyKey::OrdersPage { page, limit } => {
-                let mut rng = keyed_rng(self.seed, 2, (u64::from(page) << 16) | u64::from(limit));
+                let mut rng = Rng::keyed(self.seed, 2, (u64::from(page) << 16) | u64::from(limit));
                 let total = 4000;
                 let _ = write!(s, r#"{{"page":{page},"limit":{limit},"total":{total},"data":["#);
                 for i in 0..limit {
@@ -298,7 +231,7 @@ impl Bodies {
                 );
             }
             BodyKey::Token(client) => {
-                let mut rng = keyed_rng(self.seed, 3, client.into());
+                let mut rng = Rng::keyed(self.seed, 3, client.into());
                 s.push_str(r#"{"access_token":""#);
                 s.push_str(&make_jwt(&mut rng, client, "api.shop.example"));
                 s.push_str(r#"","token_type":"Bearer","expires_in":3600,"refresh_token":""#);
@@ -306,10 +239,10 @@ impl Bodies {
                 let _ = write!(s, r#"","scope":"orders:read orders:write profile","user_id":{}}}"#, client + 1);
             }
             BodyKey::OrderCreated(id) => {
-                order_json(&mut s, &mut keyed_rng(self.seed, 4, id.into()), id);
+                order_json(&mut s, &mut Rng::keyed(self.seed, 4, id.into()), id);
             }
             BodyKey::Reviews(product) => {
-                let mut rng = keyed_rng(self.seed, 5, product.into());
+                let mut rng = Rng::keyed(self.seed, 5, product.into());
                 let n = rng.range(3, 40);
                 let _ = write!(s, r#"{{"product_id":{product},"rating":{}.{},"reviews":["#, rng.range(1, 5), rng.below(10));
                 for i in 0..n {
@@ -370,19 +303,6 @@ impl Bodies {
     }
 }
 
-/// base64url without padding.
-fn b64url(out: &mut String, data: &[u8]) {
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..=c.len() {
-            out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-}
-
 /// An HS256 JWT for user `user` (the signature is random, the claims are real).
 fn make_jwt(rng: &mut Rng, user: u32, aud: &str) -> String {
     let mut t = String::from("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.");
@@ -395,47 +315,8 @@ fn make_jwt(rng: &mut Rng, user: u32, aud: &str) -> String {
     );
     b64url(&mut t, claims.as_bytes());
     t.push('.');
-    token_chars(&mut t, rng, 43);
+    rng.token(&mut t, 43);
     t
-}
-
-fn token_chars(out: &mut String, rng: &mut Rng, n: usize) {
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    for _ in 0..n {
-        out.push(B64[rng.below(64) as usize] as char);
-    }
-}
-
-/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn http_date(out: &mut Vec<u8>, secs: u64) {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = secs / 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    let t = secs % 86_400;
-    let _ = write!(
-        out,
-        "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[m as usize - 1],
-        t / 3600,
-        t / 60 % 60,
-        t % 60
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -517,8 +398,7 @@ struct Gen {
     bodies: Bodies,
     clients: Vec<Client>,
     servers: Vec<([u8; 4], [u8; 6])>,
-    out: BufWriter<File>,
-    frame: Vec<u8>,
+    out: PcapWriter<BufWriter<File>>,
     totals: Totals,
     next_order_id: u32,
 }
@@ -677,7 +557,7 @@ impl Gen {
                 r#"{{"username":"{first}{}@mail.example","password":""#,
                 conn.client
             );
-            token_chars(&mut req_body, rng, 16);
+            rng.token(&mut req_body, 16);
             let _ = write!(req_body, r#"","remember_me":{}}}"#, rng.chance(0.5));
             if rng.chance(0.15) {
                 (401, Some(BodyKey::BadLogin))
@@ -894,106 +774,46 @@ impl Gen {
             Buf::Req => &conn.req[p.start as usize..(p.start + p.len) as usize],
             Buf::Resp => &conn.resp[p.start as usize..(p.start + p.len) as usize],
         };
-        let syn = p.flags & SYN != 0;
-        let tcp_hlen = if syn { 32 } else { 20 };
-        let ip_len = 20 + tcp_hlen + payload.len();
-        let f = &mut self.frame;
-        f.clear();
-        // Ethernet: traffic from clients comes in through the gateway.
-        let (dmac, smac_, src, dst, sport, dport, ttl, ipid, win) = if p.from_client {
-            (
-                smac,
-                client.mac,
-                client.ip,
-                sip,
-                conn.sport,
-                conn.dport,
-                client.ttl,
-                conn.c_ipid,
-                502u16,
-            )
+        // Traffic from clients comes in through the gateway.
+        let syn_win = |w: u16| if p.flags & SYN != 0 { 64_240 } else { w };
+        let seg = if p.from_client {
+            TcpSeg {
+                src_mac: client.mac,
+                dst_mac: smac,
+                src: client.ip,
+                dst: sip,
+                sport: conn.sport,
+                dport: conn.dport,
+                seq: p.seq,
+                ack: p.ack,
+                flags: p.flags,
+                window: syn_win(502),
+                ttl: client.ttl,
+                ip_id: conn.c_ipid,
+            }
         } else {
-            (
-                client.mac,
-                smac,
-                sip,
-                client.ip,
-                conn.dport,
-                conn.sport,
-                64u8,
-                conn.s_ipid,
-                501u16,
-            )
+            TcpSeg {
+                src_mac: smac,
+                dst_mac: client.mac,
+                src: sip,
+                dst: client.ip,
+                sport: conn.dport,
+                dport: conn.sport,
+                seq: p.seq,
+                ack: p.ack,
+                flags: p.flags,
+                window: syn_win(501),
+                ttl: 64,
+                ip_id: conn.s_ipid,
+            }
         };
-        f.extend_from_slice(&dmac);
-        f.extend_from_slice(&smac_);
-        f.extend_from_slice(&[0x08, 0x00]);
-        // IPv4.
-        f.extend_from_slice(&[0x45, 0x00]);
-        f.extend_from_slice(&(ip_len as u16).to_be_bytes());
-        f.extend_from_slice(&ipid.to_be_bytes());
-        f.extend_from_slice(&[0x40, 0x00, ttl, 6, 0, 0]);
-        f.extend_from_slice(&src);
-        f.extend_from_slice(&dst);
-        let ipc = fold(sum32(0, &f[14..34]));
-        f[24..26].copy_from_slice(&ipc.to_be_bytes());
-        // TCP.
-        f.extend_from_slice(&sport.to_be_bytes());
-        f.extend_from_slice(&dport.to_be_bytes());
-        f.extend_from_slice(&p.seq.to_be_bytes());
-        f.extend_from_slice(&(if p.flags & ACK != 0 { p.ack } else { 0 }).to_be_bytes());
-        f.push(((tcp_hlen / 4) as u8) << 4);
-        f.push(p.flags);
-        f.extend_from_slice(&(if syn { 64_240 } else { win }).to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0, 0]);
-        if syn {
-            // MSS 1460, NOP, window scale 7, NOP, NOP, SACK permitted.
-            f.extend_from_slice(&[2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2]);
-        }
-        f.extend_from_slice(payload);
-        let tcp_len = (tcp_hlen + payload.len()) as u64;
-        let pseudo =
-            u64::from(u32::from_be_bytes(src)) + u64::from(u32::from_be_bytes(dst)) + 6 + tcp_len;
-        let tc = fold(sum32(pseudo, &f[34..]));
-        f[50..52].copy_from_slice(&tc.to_be_bytes());
-
-        // pcap record.
-        let ts_sec = (EPOCH_SECS + p.ts / 1_000_000) as u32;
-        let ts_usec = (p.ts % 1_000_000) as u32;
-        let mut hdr = [0u8; 16];
-        hdr[0..4].copy_from_slice(&ts_sec.to_le_bytes());
-        hdr[4..8].copy_from_slice(&ts_usec.to_le_bytes());
-        hdr[8..12].copy_from_slice(&(f.len() as u32).to_le_bytes());
-        hdr[12..16].copy_from_slice(&(f.len() as u32).to_le_bytes());
-        self.out.write_all(&hdr)?;
-        self.out.write_all(f)?;
+        let before = self.out.file_bytes;
+        self.out.tcp(EPOCH_SECS * 1_000_000 + p.ts, &seg, payload)?;
         self.totals.packets += 1;
-        self.totals.wire_bytes += f.len() as u64;
-        self.totals.file_bytes += 16 + f.len() as u64;
+        self.totals.wire_bytes += self.out.file_bytes - before - 16;
+        self.totals.file_bytes = self.out.file_bytes;
         Ok(())
     }
-}
-
-/// Ones' complement sum of big-endian 32-bit words (zero-padded), folded later.
-fn sum32(mut sum: u64, data: &[u8]) -> u64 {
-    let mut chunks = data.chunks_exact(4);
-    for c in &mut chunks {
-        sum += u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
-    }
-    let rem = chunks.remainder();
-    if !rem.is_empty() {
-        let mut b = [0u8; 4];
-        b[..rem.len()].copy_from_slice(rem);
-        sum += u64::from(u32::from_be_bytes(b));
-    }
-    sum
-}
-
-fn fold(mut sum: u64) -> u16 {
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -1017,14 +837,14 @@ fn main() -> anyhow::Result<()> {
     let clients: Vec<Client> = (0..args.clients)
         .map(|i| {
             let ip = (CLIENT_BASE + i).to_be_bytes();
-            let mut crng = keyed_rng(args.seed, 10, i.into());
+            let mut crng = Rng::keyed(args.seed, 10, i.into());
             let jwt = make_jwt(&mut crng, i, HOSTS[i as usize % HOSTS.len()]);
             // Most clients present a JWT, some an opaque bearer token, some an API key.
             let auth = match crng.below(10) {
                 0..=6 => format!("Authorization: Bearer {jwt}"),
                 7 | 8 => {
                     let mut t = String::from("Authorization: Bearer at_");
-                    token_chars(&mut t, &mut crng, 40);
+                    crng.token(&mut t, 40);
                     t
                 }
                 _ => {
@@ -1096,17 +916,7 @@ fn main() -> anyhow::Result<()> {
 
     let file =
         File::create(&args.out).map_err(|e| anyhow::anyhow!("{}: {e}", args.out.display()))?;
-    let mut out = BufWriter::with_capacity(4 << 20, file);
-    // Classic pcap global header: microsecond magic, v2.4, snaplen 262144, Ethernet.
-    let mut gh = Vec::with_capacity(24);
-    gh.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    gh.extend_from_slice(&2u16.to_le_bytes());
-    gh.extend_from_slice(&4u16.to_le_bytes());
-    gh.extend_from_slice(&0i32.to_le_bytes());
-    gh.extend_from_slice(&0u32.to_le_bytes());
-    gh.extend_from_slice(&262_144u32.to_le_bytes());
-    gh.extend_from_slice(&1u32.to_le_bytes());
-    out.write_all(&gh)?;
+    let out = PcapWriter::new(BufWriter::with_capacity(4 << 20, file), Wrap::default())?;
 
     let mut g = Gen {
         rng,
@@ -1118,7 +928,6 @@ fn main() -> anyhow::Result<()> {
         clients,
         servers,
         out,
-        frame: Vec::with_capacity(2048),
         totals: Totals {
             packets: 0,
             file_bytes: 24,
@@ -1163,8 +972,7 @@ fn main() -> anyhow::Result<()> {
         };
         heap.push(Reverse((next, id)));
     }
-    g.out.flush()?;
-    drop(g.out);
+    g.out.finish()?;
 
     let t = &g.totals;
     if !args.quiet {
