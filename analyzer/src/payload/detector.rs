@@ -21,6 +21,7 @@ use super::rules::RuleSet;
 use super::sqli::SqliEngine;
 use super::ssrf;
 use super::xss::{markup_view, XssEngine};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use std::borrow::Cow;
 
 /// Detector settings; every limit is named here.
@@ -118,6 +119,7 @@ pub struct PayloadDetector {
     jndi: RuleSet,
     xxe: RuleSet,
     hints: HintEngine,
+    keywords: AhoCorasick,
 }
 
 // Byte classes for the gates.
@@ -196,23 +198,6 @@ fn has(m: u32, c: u32) -> bool {
     m & c != 0
 }
 
-/// SQL keywords that can make a value without special characters an injection
-/// (`1 union select 1,2`, `1 or true`).
-fn sql_keyword_gate(lower: &[u8]) -> bool {
-    const K: [&[u8]; 9] = [
-        b"select",
-        b"union",
-        b"sleep",
-        b"waitfor",
-        b" or ",
-        b" and ",
-        b"order by",
-        b"having",
-        b" xor ",
-    ];
-    K.iter().any(|k| memchr::memmem::find(lower, k).is_some())
-}
-
 struct Candidate {
     family: Family,
     confidence: f32,
@@ -233,6 +218,11 @@ impl PayloadDetector {
             jndi: RuleSet::new(JNDI).map_err(e)?,
             xxe: RuleSet::new(XXE).map_err(e)?,
             hints: HintEngine::new().map_err(|x| BuildError(x.to_string()))?,
+            keywords: AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(KEYWORDS.iter().map(|k| k.0))
+                .map_err(|x| BuildError(x.to_string()))?,
         })
     }
 
@@ -264,7 +254,16 @@ impl PayloadDetector {
         let mut cands = Vec::new();
         for p in &ex.params {
             cands.clear();
-            self.scan_value(p, &p.value, Transforms::default(), &mut cands, counters, 0);
+            let url_name = ssrf::url_like_name(&p.name);
+            self.scan_value(
+                p,
+                &p.value,
+                Transforms::default(),
+                url_name,
+                &mut cands,
+                counters,
+                0,
+            );
             if cands.is_empty() {
                 continue;
             }
@@ -369,49 +368,121 @@ impl PayloadDetector {
         }
     }
 
+    /// Which family keywords occur in `v` (case-insensitive), as a bit mask of `K_*`.
+    fn keywords(&self, v: &[u8]) -> u32 {
+        let mut m = 0;
+        for hit in self.keywords.find_overlapping_iter(v) {
+            let (_, bit, word) = KEYWORDS[hit.pattern().as_usize()];
+            if word {
+                let before = hit.start().checked_sub(1).and_then(|i| v.get(i));
+                let after = v.get(hit.end());
+                let is_word =
+                    |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+                if is_word(before) || is_word(after) {
+                    continue;
+                }
+            }
+            m |= bit;
+        }
+        m
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn scan_value(
         &self,
         p: &Param<'_>,
         raw: &[u8],
         base: Transforms,
+        url_name: bool,
         out: &mut Vec<Candidate>,
         counters: &mut PayloadCounters,
         depth: u8,
     ) {
-        let raw_mask = classes(raw);
-        // Plain ids, numbers, words: nothing to decode, nothing any family needs.
-        let inert =
-            raw_mask & !(C_DIGIT | C_ALPHA | C_DASH | C_DOT | C_SPACE | C_AT | C_COMMA) == 0;
-        if inert {
-            let needs_sql = has(raw_mask, C_SPACE) && {
-                let l = raw.to_ascii_lowercase();
-                sql_keyword_gate(&l)
-            };
-            let needs_ssrf = has(raw_mask, C_DOT | C_DIGIT)
-                && (raw.first().is_some_and(u8::is_ascii_digit) || ssrf::url_like_name(&p.name))
-                && !has(raw_mask, C_SPACE);
-            let localhost = !has(raw_mask, C_SPACE)
-                && raw.eq_ignore_ascii_case(b"localhost")
-                && ssrf::url_like_name(&p.name);
-            if !needs_sql && !needs_ssrf && !localhost {
-                return;
-            }
-        }
+        // `+` means a space in query strings and forms; elsewhere a value with `+` and no
+        // space that is not base64 is form-encoded text carried somewhere else.
+        let plus_is_space = p.place.plus_is_space()
+            || (memchr::memchr(b'+', raw).is_some()
+                && memchr::memchr(b' ', raw).is_none()
+                && base64_decode_evident(raw).is_none());
         let norm = normalize(
             raw,
             &NormalizeLimits {
                 max_passes: self.cfg.max_decode_passes,
-                plus_is_space: p.place.plus_is_space(),
+                plus_is_space,
             },
         );
         let decoded: &[u8] = &norm.text;
-        let mut applied = base | norm.applied;
-        let lo = lower(decoded, &mut applied);
-        let m = if norm.applied.is_empty() {
-            raw_mask
+        let m = classes(decoded);
+        let kw = if m & !(C_DIGIT | C_DASH | C_DOT | C_AT | C_COMMA | C_PLUS) == 0 {
+            0
         } else {
-            classes(decoded)
+            self.keywords(decoded)
         };
+        let quote = has(m, C_QUOTE | C_BACKTICK);
+        let path_only = p.place == Place::Path;
+        let g_sqli = !path_only
+            && (quote || has(kw, K_SQL) || (has(m, C_HASH | C_STAR) && has(kw, K_COMMENT)));
+        let g_xss = !path_only
+            && (has(m, C_LT)
+                || has(kw, K_XSS)
+                || (quote && has(m, C_EQ | C_PAREN | C_LT | C_BACKTICK)));
+        let g_path = has(m, C_SLASH | C_BACKSLASH) && has(kw, K_PATH);
+        let g_cmd = !path_only
+            && (has(m, C_SEMI | C_PIPE | C_AMP | C_BACKTICK | C_NL)
+                || (has(m, C_DOLLAR) && has(m, C_PAREN | C_BRACE))
+                || has(kw, K_CMD));
+        let first = decoded.first().copied().unwrap_or(0);
+        let g_ssrf = !path_only
+            && (has(kw, K_SSRF)
+                || (url_name && has(m, C_DIGIT | C_DOT | C_COLON))
+                || (first.is_ascii_digit() && has(m, C_DOT))
+                || decoded.starts_with(b"0x")
+                || decoded.starts_with(b"0X"));
+        let g_jndi = !path_only && has(kw, K_JNDI);
+        let g_xxe = !path_only && has(kw, K_XXE);
+        let any = g_sqli || g_xss || g_path || g_cmd || g_ssrf || g_jndi || g_xxe;
+        let mut applied = base | norm.applied;
+        if any {
+            let lo = lower(decoded, &mut applied);
+            self.families(
+                p,
+                decoded,
+                &lo,
+                applied,
+                [g_sqli, g_xss, g_path, g_cmd, g_ssrf, g_jndi, g_xxe],
+                url_name,
+                out,
+            );
+        }
+        // Base64 wrapping: decode once, examine the text.
+        if self.cfg.decode_base64 && depth == 0 && out.is_empty() && decoded.len() >= 8 {
+            if let Some(text) = base64_decode_evident(decoded) {
+                counters.base64_decoded += 1;
+                self.scan_value(
+                    p,
+                    &text,
+                    applied | Transforms::BASE64,
+                    url_name,
+                    out,
+                    counters,
+                    1,
+                );
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn families(
+        &self,
+        p: &Param<'_>,
+        decoded: &[u8],
+        lo: &[u8],
+        applied: Transforms,
+        gates: [bool; 7],
+        url_name: bool,
+        out: &mut Vec<Candidate>,
+    ) {
+        let [g_sqli, g_xss, g_path, g_cmd, g_ssrf, g_jndi, g_xxe] = gates;
         let header = matches!(p.place, Place::Header | Place::Cookie);
         let push = |out: &mut Vec<Candidate>,
                     family: Family,
@@ -428,38 +499,11 @@ impl PayloadDetector {
                 applied: applied | extra,
             });
         };
-
-        if p.place == Place::Path {
-            // The whole path is examined for traversal only; segments carry the rest.
-            if has(m, C_DOT | C_SLASH | C_BACKSLASH) {
-                let mut t = Transforms::default();
-                let pv = path_view(&lo, &mut t);
-                if let Some(r) = self.path.best(&pv) {
-                    push(
-                        out,
-                        Family::PathTraversal,
-                        r.rule.confidence,
-                        r.rule.name.into(),
-                        &pv,
-                        r.start,
-                        t,
-                    );
-                }
-            }
-            return;
-        }
-
-        // SQL injection.
-        if has(
-            m,
-            C_QUOTE | C_PAREN | C_SEMI | C_EQ | C_HASH | C_STAR | C_BACKTICK | C_PIPE | C_AMP,
-        ) || (has(m, C_DASH) && memchr::memmem::find(&lo, b"--").is_some())
-            || sql_keyword_gate(&lo)
-        {
+        if g_sqli {
             let mut t = Transforms::default();
-            let sv = sql_view(&lo, &mut t);
-            if let Some(v) = self.sqli.judge(decoded, &lo, &sv) {
-                let view: &[u8] = if v.in_sql_view { &sv } else { &lo };
+            let sv = sql_view(lo, &mut t);
+            if let Some(v) = self.sqli.judge(decoded, lo, &sv) {
+                let view: &[u8] = if v.in_sql_view { &sv } else { lo };
                 push(
                     out,
                     Family::Sqli,
@@ -471,14 +515,8 @@ impl PayloadDetector {
                 );
             }
         }
-        // Cross-site scripting.
-        if has(m, C_LT | C_QUOTE | C_BACKTICK)
-            || (has(m, C_COLON) && memchr::memmem::find(&lo, b"script").is_some())
-            || (has(m, C_EQ) && memchr::memmem::find(&lo, b"on").is_some())
-            || (has(m, C_COLON) && memchr::memmem::find(&lo, b"data:").is_some())
-            || (has(m, C_PAREN) && memchr::memmem::find(&lo, b"expression").is_some())
-        {
-            let mv = markup_view(&lo);
+        if g_xss {
+            let mv = markup_view(lo);
             if let Some(v) = self.xss.judge(decoded, &mv) {
                 push(
                     out,
@@ -491,17 +529,9 @@ impl PayloadDetector {
                 );
             }
         }
-        // Path traversal.
-        if has(m, C_SLASH | C_BACKSLASH)
-            && (memchr::memmem::find(&lo, b"..").is_some()
-                || memchr::memmem::find(&lo, b"etc").is_some()
-                || memchr::memmem::find(&lo, b"win").is_some()
-                || memchr::memmem::find(&lo, b"proc").is_some()
-                || memchr::memmem::find(&lo, b"boot").is_some()
-                || memchr::memmem::find(&lo, b":/").is_some())
-        {
+        if g_path {
             let mut t = Transforms::default();
-            let pv = path_view(&lo, &mut t);
+            let pv = path_view(lo, &mut t);
             if let Some(r) = self.path.best(&pv) {
                 let c = if header && r.rule.confidence < 0.8 {
                     r.rule.confidence - 0.2
@@ -519,17 +549,39 @@ impl PayloadDetector {
                 );
             }
         }
-        // Command injection.
-        if has(m, C_SEMI | C_PIPE | C_AMP | C_BACKTICK | C_DOLLAR | C_NL)
-            || (has(m, C_SLASH) && memchr::memmem::find(&lo, b"/bin/").is_some())
-        {
+        if g_cmd {
             let mut t = Transforms::default();
-            let cv = shell_view(&lo, &mut t);
-            if let Some(r) = self.cmd.best(&cv) {
+            let cv = shell_view(lo, &mut t);
+            if memchr::memmem::find(lo, b"$ifs").is_some()
+                || memchr::memmem::find(lo, b"${ifs").is_some()
+            {
+                // `$IFS` stands for a space only in a shell command line.
+                let at = memchr::memmem::find(lo, b"ifs")
+                    .unwrap_or(0)
+                    .saturating_sub(2);
                 push(
                     out,
                     Family::CommandInjection,
-                    r.rule.confidence,
+                    0.9,
+                    "ifs_expansion".into(),
+                    lo,
+                    at,
+                    t,
+                );
+            } else if let Some(r) = self.cmd.best(&cv) {
+                // A value that *is* a command line (`cd ../src && ls`, pasted into a code or
+                // docs field) is not an injection unless it opens a shell back to someone.
+                let c = if starts_with_command_line(&cv)
+                    && r.rule.name != "shell_path_or_reverse_shell"
+                {
+                    r.rule.confidence - 0.45
+                } else {
+                    r.rule.confidence
+                };
+                push(
+                    out,
+                    Family::CommandInjection,
+                    c,
                     r.rule.name.into(),
                     &cv,
                     r.start,
@@ -537,31 +589,26 @@ impl PayloadDetector {
                 );
             }
         }
-        // SSRF.
-        if has(m, C_COLON | C_DOT | C_DIGIT)
-            || lo.starts_with(b"localhost")
-            || lo.starts_with(b"metadata")
-        {
-            let restricted = p.place == Place::Header && !ssrf::url_like_name(&p.name)
-                || p.place == Place::Cookie;
-            let restricted = restricted
-                || (p.place == Place::Header && matches!(&*p.name, "host" | "referer" | "origin"));
-            if let Some(v) = ssrf::judge(&lo, ssrf::url_like_name(&p.name), restricted) {
+        if g_ssrf {
+            // Headers proxies and browsers fill in: only metadata targets and dangerous schemes.
+            let restricted = p.place == Place::Cookie
+                || (p.place == Place::Header
+                    && (!url_name || matches!(&*p.name, "host" | "referer" | "origin")));
+            if let Some(v) = ssrf::judge(lo, url_name, restricted) {
                 push(
                     out,
                     Family::Ssrf,
                     v.confidence,
                     v.rule.into(),
-                    &lo,
+                    lo,
                     v.start,
                     Transforms::default(),
                 );
             }
         }
-        // JNDI / Log4Shell.
-        if has(m, C_DOLLAR) && has(m, C_BRACE) || memchr::memmem::find(&lo, b"jndi:").is_some() {
+        if g_jndi {
             let mut t = Transforms::default();
-            let jv = jndi_view(&lo, self.cfg.max_jndi_rounds, &mut t);
+            let jv = jndi_view(lo, self.cfg.max_jndi_rounds, &mut t);
             if let Some(r) = self.jndi.best(&jv) {
                 push(
                     out,
@@ -574,17 +621,14 @@ impl PayloadDetector {
                 );
             }
         }
-        // XXE.
-        if has(m, C_LT) && memchr::memmem::find(&lo, b"<!").is_some()
-            || memchr::memmem::find(&lo, b"xinclude").is_some()
-        {
-            if let Some(r) = self.xxe.best(&lo) {
+        if g_xxe {
+            if let Some(r) = self.xxe.best(lo) {
                 push(
                     out,
                     Family::Xxe,
                     r.rule.confidence,
                     r.rule.name.into(),
-                    &lo,
+                    lo,
                     r.start,
                     Transforms::default(),
                 );
@@ -594,15 +638,154 @@ impl PayloadDetector {
         if out.iter().any(|c| c.family == Family::JndiInjection) {
             out.retain(|c| !(c.family == Family::Ssrf && c.rule == "dangerous_scheme"));
         }
-        // Base64 wrapping: decode once, examine the text.
-        if self.cfg.decode_base64 && depth == 0 && out.is_empty() {
-            if let Some(text) = base64_decode_evident(decoded) {
-                counters.base64_decoded += 1;
-                self.scan_value(p, &text, applied | Transforms::BASE64, out, counters, 1);
-            }
-        }
     }
 }
+
+/// Whether a value starts with a common command word and an argument, the way a command line
+/// pasted into a text field does (an injection starts with data, then a separator).
+fn starts_with_command_line(v: &[u8]) -> bool {
+    const CMDS: &[&[u8]] = &[
+        b"cd",
+        b"ls",
+        b"git",
+        b"npm",
+        b"npx",
+        b"yarn",
+        b"make",
+        b"docker",
+        b"kubectl",
+        b"cat",
+        b"echo",
+        b"python",
+        b"python3",
+        b"pip",
+        b"cargo",
+        b"go",
+        b"node",
+        b"curl",
+        b"wget",
+        b"grep",
+        b"find",
+        b"sudo",
+        b"apt",
+        b"apt-get",
+        b"brew",
+        b"export",
+        b"mkdir",
+        b"rm",
+        b"cp",
+        b"mv",
+        b"chmod",
+        b"ssh",
+        b"tar",
+        b"java",
+        b"mvn",
+        b"gradle",
+        b"$",
+        b"bash",
+        b"sh",
+        b"zsh",
+        b"./configure",
+    ];
+    let word_end = v
+        .iter()
+        .position(|c| c.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    word_end < v.len() && CMDS.contains(&&v[..word_end])
+}
+
+const K_SQL: u32 = 1;
+const K_COMMENT: u32 = 1 << 1;
+const K_XSS: u32 = 1 << 2;
+const K_PATH: u32 = 1 << 3;
+const K_CMD: u32 = 1 << 4;
+const K_SSRF: u32 = 1 << 5;
+const K_JNDI: u32 = 1 << 6;
+const K_XXE: u32 = 1 << 7;
+
+/// Gate keywords: (family bit, must stand as a whole word). Matched case-insensitively on the
+/// decoded value; a family's engine runs only when its gate opens.
+const KEYWORDS: &[(&str, u32, bool)] = &[
+    ("select", K_SQL, false),
+    ("union", K_SQL, false),
+    ("sleep", K_SQL, false),
+    ("benchmark", K_SQL, false),
+    ("waitfor", K_SQL, false),
+    ("having", K_SQL, true),
+    ("exec", K_SQL, false),
+    ("drop", K_SQL, true),
+    ("insert", K_SQL, true),
+    ("update", K_SQL, true),
+    ("delete", K_SQL, true),
+    ("declare", K_SQL, true),
+    ("shutdown", K_SQL, true),
+    ("truncate", K_SQL, true),
+    ("order", K_SQL, true),
+    ("group", K_SQL, true),
+    ("information_schema", K_SQL, false),
+    ("extractvalue", K_SQL, false),
+    ("updatexml", K_SQL, false),
+    ("xp_", K_SQL, false),
+    ("@@", K_SQL, false),
+    ("char(", K_SQL, false),
+    ("chr(", K_SQL, false),
+    ("concat", K_SQL, false),
+    ("or", K_SQL, true),
+    ("and", K_SQL, true),
+    ("xor", K_SQL, true),
+    ("div", K_SQL, true),
+    ("case when", K_SQL, false),
+    ("/*", K_COMMENT, false),
+    ("--", K_COMMENT, false),
+    ("javascript", K_XSS, false),
+    ("vbscript", K_XSS, false),
+    ("script:", K_XSS, false),
+    ("livescript", K_XSS, false),
+    ("data:", K_XSS, false),
+    ("expression", K_XSS, false),
+    ("..", K_PATH, false),
+    ("etc/", K_PATH, false),
+    ("etc\\", K_PATH, false),
+    ("proc/", K_PATH, false),
+    ("win.ini", K_PATH, false),
+    ("boot.ini", K_PATH, false),
+    ("system32", K_PATH, false),
+    ("windows/", K_PATH, false),
+    ("windows\\", K_PATH, false),
+    ("winnt", K_PATH, false),
+    ("web-inf", K_PATH, false),
+    (".ssh", K_PATH, false),
+    ("passwd", K_PATH, false),
+    ("shadow", K_PATH, false),
+    ("/var/log", K_PATH, false),
+    ("root/", K_PATH, false),
+    ("/home/", K_PATH, false),
+    ("c:/", K_PATH, false),
+    ("c:\\", K_PATH, false),
+    ("inetpub", K_PATH, false),
+    ("file:", K_PATH, false),
+    ("$(", K_CMD, false),
+    ("ifs", K_CMD, false),
+    ("/bin/", K_CMD, false),
+    ("/dev/tcp", K_CMD, false),
+    ("powershell", K_CMD, false),
+    ("cmd.exe", K_CMD, false),
+    ("cmd /c", K_CMD, false),
+    ("://", K_SSRF, false),
+    ("//", K_SSRF, false),
+    ("localhost", K_SSRF, false),
+    ("metadata", K_SSRF, false),
+    ("instance-data", K_SSRF, false),
+    ("[", K_SSRF, false),
+    ("nip.io", K_SSRF, false),
+    ("xip.io", K_SSRF, false),
+    ("sslip.io", K_SSRF, false),
+    ("localtest.me", K_SSRF, false),
+    ("${", K_JNDI, false),
+    ("jndi", K_JNDI, false),
+    ("<!", K_XXE, false),
+    ("xinclude", K_XXE, false),
+];
 
 #[cfg(test)]
 mod tests {

@@ -609,6 +609,14 @@ fn xml<'a>(b: &'a [u8], sink: &mut Sink<'a, '_>) {
                 sink.out.limits_hit.depth = true;
                 return;
             }
+            if memchr::memmem::find(&tag.to_ascii_lowercase(), b"xinclude").is_some() {
+                // The XInclude namespace declaration is what makes `href` an inclusion.
+                sink.push(
+                    Place::XmlDoctype,
+                    Cow::Borrowed("xinclude"),
+                    Cow::Borrowed(&rest[..(end + 1).min(rest.len())]),
+                );
+            }
             stack.push(name);
             xml_attrs(attrs, &stack, sink);
             if self_closing {

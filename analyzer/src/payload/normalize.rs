@@ -309,7 +309,7 @@ pub fn json_escapes(input: &[u8], applied: &mut Transforms) -> Option<Vec<u8>> {
                     changed = true;
                     continue;
                 }
-                [c @ (b'"' | b'\'' | b'/' | b'n' | b't' | b'r'), ..] => {
+                [c @ (b'"' | b'\'' | b'/' | b'\\' | b'n' | b't' | b'r'), ..] => {
                     out.push(match c {
                         b'n' => b'\n',
                         b't' => b'\t',
@@ -352,6 +352,19 @@ pub fn fold_unicode(input: &[u8], applied: &mut Transforms) -> Option<Vec<u8>> {
             [0xE0, b @ 0x80..=0x81, c, ..] if (0x80..0xC0).contains(c) => {
                 out.push(((b & 0x3F) << 6) | (c & 0x3F));
                 applied.insert(Transforms::OVERLONG_UTF8);
+                changed = true;
+                i += 3;
+            }
+            // Division slash, fraction slash, set minus, small reverse solidus.
+            [0xE2, 0x88, 0x95, ..] | [0xE2, 0x81, 0x84, ..] => {
+                out.push(b'/');
+                applied.insert(Transforms::FULLWIDTH);
+                changed = true;
+                i += 3;
+            }
+            [0xE2, 0x88, 0x96, ..] | [0xEF, 0xB9, 0xA8, ..] => {
+                out.push(b'\\');
+                applied.insert(Transforms::FULLWIDTH);
                 changed = true;
                 i += 3;
             }
@@ -489,9 +502,10 @@ pub fn sql_view(lower: &[u8], applied: &mut Transforms) -> Vec<u8> {
     out
 }
 
-/// Path view: backslashes become slashes (Windows separators), runs of `/` collapse.
+/// Path view: backslashes become slashes (Windows separators), runs of `/` collapse and
+/// `./` segments vanish (`./.././../` is `../../`).
 pub fn path_view(lower: &[u8], applied: &mut Transforms) -> Vec<u8> {
-    let mut out = Vec::with_capacity(lower.len());
+    let mut out: Vec<u8> = Vec::with_capacity(lower.len());
     for &b in lower {
         let c = if b == b'\\' {
             applied.insert(Transforms::BACKSLASH);
@@ -499,8 +513,16 @@ pub fn path_view(lower: &[u8], applied: &mut Transforms) -> Vec<u8> {
         } else {
             b
         };
-        if c == b'/' && out.last() == Some(&b'/') {
-            continue;
+        if c == b'/' {
+            if out.last() == Some(&b'/') {
+                continue;
+            }
+            // Drop a `./` segment: the previous byte is a lone `.` at a segment start.
+            let n = out.len();
+            if n >= 1 && out[n - 1] == b'.' && (n == 1 || out[n - 2] == b'/') {
+                out.pop();
+                continue;
+            }
         }
         out.push(c);
     }
@@ -514,6 +536,14 @@ pub fn shell_view(lower: &[u8], applied: &mut Transforms) -> Vec<u8> {
     let mut i = 0;
     while i < lower.len() {
         let rest = &lower[i..];
+        if rest.starts_with(b"```") {
+            // A markdown code fence, not a substitution.
+            i += 3;
+            while lower.get(i) == Some(&b'`') {
+                i += 1;
+            }
+            continue;
+        }
         if rest.starts_with(b"${ifs}") {
             out.push(b' ');
             applied.insert(Transforms::SHELL_QUOTES);
@@ -622,7 +652,8 @@ fn resolve_lookup(body: &[u8]) -> Option<&[u8]> {
 pub fn base64_decode_evident(input: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine as _;
     let trimmed = input.trim_ascii();
-    if trimmed.len() < 16 || trimmed.len() > 8192 {
+    let padded = trimmed.ends_with(b"=");
+    if trimmed.len() < if padded { 8 } else { 12 } || trimmed.len() > 8192 {
         return None;
     }
     let body = trimmed

@@ -28,24 +28,24 @@ pub static PATH_TRAVERSAL: &[Rule] = &[
     },
     Rule {
         name: "sensitive_file_absolute",
-        pattern: r"(^|[\s=:]|file:/*)/?(etc/(passwd|shadow|group|hosts|issue|crontab|sudoers|hostname|resolv\.conf|os-release|apache2/|nginx/|httpd/|mysql/my\.cnf|ssh/)|proc/(self|\d+)/(environ|cmdline|maps|fd|status|mounts|root)|var/log/|root/\.|home/\w+/\.ssh|usr/local/etc|windows/(win\.ini|system\.ini|system32)|winnt/|boot\.ini|inetpub/)",
+        pattern: r"(^|[=:]|file:/*)/?(etc/(passwd|shadow|group|hosts|issue|crontab|sudoers|hostname|resolv\.conf|os-release|apache2/|nginx/|httpd/|mysql/my\.cnf|ssh/)|proc/(self|\d+)/(environ|cmdline|maps|fd|status|mounts|root)|var/log/|root/\.|home/\w+/\.ssh|usr/local/etc|windows/(win\.ini|system\.ini|system32)|winnt/|boot\.ini|inetpub/)",
         confidence: 0.85,
     },
     Rule {
         name: "windows_drive_sensitive",
-        pattern: r"(^|[\s=])[a-z]:/+(windows|winnt|boot\.ini|inetpub|users/[^/]+/(ntuser|appdata)|program files)",
+        pattern: r"(^|[\s=])[a-z]:/+(windows|winnt|boot\.ini|inetpub|users/[^/]+/ntuser)",
         confidence: 0.85,
     },
     Rule {
         name: "etc_passwd_anywhere",
         pattern: r"/etc/(passwd|shadow)\b|\bwin\.ini\b|\bboot\.ini\b",
-        confidence: 0.8,
+        confidence: 0.45,
     },
 ];
 
 macro_rules! cmds {
     () => {
-        r"(id|whoami|uname|cat|ls|pwd|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|dash|python[23]?|perl|ruby|php|ping|nslookup|dig|sleep|echo|ifconfig|ipconfig|net|type|dir|powershell|pwsh|cmd|certutil|bitsadmin|rm|chmod|touch|busybox|telnet|env|printenv|hostname|systeminfo|tasklist|ver|timeout|expr|base64|head|tail|find|awk|sed|nohup|mkfifo|socat|openssl|tftp|ftp|whois|host|cp|mv|kill|ps|netstat|nmap|xterm|crontab|reboot|shutdown|useradd|passwd|sudo|su|java|node|wscript|cscript|mshta|rundll32|regsvr32|start|set|time|more|less|tac|od|xxd|strings|nl|rev|getent|nc\.traditional|iex|invoke-expression|invoke-webrequest|iwr|/bin/\w+|/usr/bin/\w+|\./\w+)"
+        r"(id|printf|whoami|uname|cat|ls|pwd|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|dash|python[23]?|perl|ruby|php|ping|nslookup|dig|sleep|echo|ifconfig|ipconfig|net|type|dir|powershell|pwsh|cmd|certutil|bitsadmin|rm|chmod|touch|busybox|telnet|env|printenv|hostname|systeminfo|tasklist|ver|timeout|expr|base64|head|tail|find|awk|sed|nohup|mkfifo|socat|openssl|tftp|ftp|whois|host|cp|mv|kill|ps|netstat|nmap|xterm|crontab|reboot|shutdown|useradd|passwd|sudo|su|java|node|wscript|cscript|mshta|rundll32|regsvr32|start|set|time|more|less|tac|od|xxd|strings|nl|rev|getent|nc\.traditional|iex|invoke-expression|invoke-webrequest|iwr|/bin/\w+|/usr/bin/\w+|\./\w+)"
     };
 }
 
@@ -68,6 +68,21 @@ pub static COMMAND_INJECTION: &[Rule] = &[
         name: "shell_path_or_reverse_shell",
         pattern: r"(/bin/(ba|z|k|da)?sh\b|/dev/(tcp|udp)/|\bnc(at)?\s+(-[a-z]*e|-[a-z]*c)\s|\bbash\s+-[ic]\b|\bsh\s+-c\b|\bcmd(\.exe)?\s+/[ck]\b|\bpowershell(\.exe)?\s+(-\w+\s*)*|\bmkfifo\s|\bcurl\s+[^\s]+\s*\|\s*(ba)?sh|\bwget\s+[^\s]+\s*(-o|;|\|)|\bchmod\s+[+0-7]|\bcertutil\s+-urlcache|\bpython[23]?\s+-c\s)",
         confidence: 0.92,
+    },
+    Rule {
+        name: "separator_echo_or_net",
+        pattern: r"(;|\||&&|&|\n|`|\$\()\s*(echo\s+\S|net\s+(user|localgroup|view|share|use)\b)",
+        confidence: 0.85,
+    },
+    Rule {
+        name: "wrapper_command",
+        pattern: r"(;|\||&&|&|\n|^)\s*(busybox|sudo|nohup|exec|env|xargs|getent)\s+\w+",
+        confidence: 0.85,
+    },
+    Rule {
+        name: "interpreter_exec",
+        pattern: r"\b(awk|gawk|perl|ruby|php|python[23]?|node|lua)\s+(-\w+\s+)*['\x22]?[^'\x22]*\b(system|exec|popen|spawn|passthru|shell_exec|os\.system)\s*\(",
+        confidence: 0.9,
     },
     Rule {
         name: "ifs_or_brace_expansion",

@@ -16,7 +16,7 @@ use super::rules::{Rule, RuleSet};
 pub static RULES: &[Rule] = &[
     Rule {
         name: "union_select",
-        pattern: r"\bunion( all| distinct)? ?\(? ?select ?(null|\d|@@|\*|'|0x|char|concat|group_concat|version|user|database|\w+ ?\(|[\w.]+ ?(,|from\b|into\b|--|$))",
+        pattern: r"\bunion( all| distinct)? ?\(? ?select ?(null|\d|@@|\*|'|0x|char|concat|group_concat|version|user|database|\w+ ?\(|[\w.]+ ?(,|from\b))",
         confidence: 0.95,
     },
     Rule {
@@ -26,7 +26,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "time_delay",
-        pattern: r"\b(sleep|pg_sleep|benchmark|randomblob|dbms_lock\.sleep|dbms_pipe\.receive_message|pg_sleep_for) ?\(",
+        pattern: r"\b(sleep|pg_sleep|benchmark|randomblob|dbms_lock\.sleep|pg_sleep_for) ?\( ?(\d|\(|select|@|0x|'|if|case)|\bdbms_pipe\.receive_message ?\(",
         confidence: 0.85,
     },
     Rule {
@@ -111,13 +111,8 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "join_after_break",
-        pattern: r#"['"`)] ?\)* ?(natural |straight_)?((left|right|full)( outer)?|inner|cross)? ?join [\w.`\[\]]+ ?(on|using|where|--|$)"#,
+        pattern: r#"['"`)] ?\)* ?(natural |straight_)?((left|right|full)( outer)?|inner|cross)? ?join [\w.`\[\]]+( (as )?\w+)? ?(on|using|where|--|$)"#,
         confidence: 0.8,
-    },
-    Rule {
-        name: "drop_table",
-        pattern: r"\b(drop|truncate) (table|database|schema|user) [\w.`\[\]]+ ?($|;|--)",
-        confidence: 0.75,
     },
 ];
 
@@ -125,7 +120,7 @@ pub static RULES: &[Rule] = &[
 pub static COMMENT_RULES: &[Rule] = &[
     Rule {
         name: "comment_truncation",
-        pattern: r#"^[\w@.$-]{0,64}['"`]\)* ?(--|#|/\*|;)"#,
+        pattern: r#"^[\w@.$-]{0,64}['"`]\)*\s*(--|#|/\*|;)"#,
         confidence: 0.75,
     },
     Rule {
@@ -196,7 +191,13 @@ impl SqliEngine {
         if li.is_injection() {
             // A fingerprint that starts with a statement keyword and has no break is a pasted
             // statement, not an injection, unless a rule agrees.
-            let statement = fp.starts_with('E') || fp.starts_with('T');
+            // So is a fingerprint of bare words and keywords only (no string, number,
+            // comment, operator or parenthesis): English that happens to use SQL words.
+            let statement = fp.starts_with('E')
+                || fp.starts_with('T')
+                || !fp
+                    .bytes()
+                    .any(|c| matches!(c, b's' | b'1' | b'c' | b';' | b'(' | b'o' | b'v'));
             let agree = rule.is_some() || crule.is_some();
             let conf = match (statement, agree) {
                 (false, true) => 0.97,

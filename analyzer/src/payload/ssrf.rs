@@ -360,7 +360,11 @@ pub fn judge(lower: &[u8], name_hint: bool, restricted: bool) -> Option<Verdict>
             .unwrap_or(v.len());
         let hp = v.strip_prefix(b"//").map(|x| {
             let e = x.iter().position(|&c| c == b'/').unwrap_or(x.len());
-            &x[..e]
+            let auth = &x[..e];
+            match memchr::memrchr(b'@', auth) {
+                Some(at) => &auth[at + 1..],
+                None => auth,
+            }
         });
         let host = strip_port(hp.unwrap_or(&v[..end]));
         let looks_address = host.starts_with(b"[")

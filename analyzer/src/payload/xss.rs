@@ -10,7 +10,7 @@ use super::rules::{Rule, RuleSet};
 pub static RULES: &[Rule] = &[
     Rule {
         name: "script_tag",
-        pattern: r"<\s*/?\s*script\b",
+        pattern: r"<\s*script\b[^>]*>[^<]{0,200}?(\(|`|=|<\s*/\s*script)|<\s*script\b[^>]*\bsrc\s*=|<\s*/\s*script\s*>\s*<|^\s*<\s*script\b",
         confidence: 0.95,
     },
     Rule {
@@ -20,17 +20,17 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "event_handler_attr_break",
-        pattern: r#"(^|["'`])\s*/?\s*(on(error|load|mouseover|mouseenter|mousemove|mousedown|mouseup|click|dblclick|focus|focusin|blur|toggle|pageshow|animationstart|animationend|transitionend|begin|end|input|change|submit|keydown|keyup|keypress|pointerover|pointerdown|wheel|scroll|resize|unload|beforeunload|hashchange|message|start|finish|auxclick|contextmenu|copy|paste|cut|drag|dragstart|drop|play|ended|select|invalid|search|reset|afterprint|beforeprint|popstate|loadstart|error))\s*=\s*\S"#,
+        pattern: r#"(^|["'`])\s*/?\s*([^<>"'`=]{0,80}?[\s/])?(on(error|load|mouseover|mouseenter|mousemove|mousedown|mouseup|click|dblclick|focus|focusin|blur|toggle|pageshow|animationstart|animationend|transitionend|begin|end|input|change|submit|keydown|keyup|keypress|pointerover|pointerdown|wheel|scroll|resize|unload|beforeunload|hashchange|message|start|finish|auxclick|contextmenu|copy|paste|cut|drag|dragstart|drop|play|ended|select|invalid|search|reset|afterprint|beforeprint|popstate|loadstart|error))\s*=\s*\S"#,
         confidence: 0.9,
     },
     Rule {
         name: "script_url",
-        pattern: r"(^|[\s'(=`])(javascript|vbscript|livescript)\s*:\s*[^\s]*([(`=]|alert|prompt|confirm|eval|fetch|document|window|location|top\b|this\b|self\b|parent\b|import|atob|fromcharcode|\[|void)",
+        pattern: r"(^|[\s'\x22(=`])(java|vb|live)\s*script\s*:[^<>]{0,80}?([(`=]|alert|prompt|confirm|eval|fetch|document|window|location|top\b|this\b|self\b|parent\b|import|atob|fromcharcode|\[|void)",
         confidence: 0.9,
     },
     Rule {
         name: "data_url_html",
-        pattern: r"data:(text/html|image/svg\+xml|application/xhtml\+xml|text/xml)\s*[;,]",
+        pattern: r"data:(text/html|image/svg[+ ]xml|application/xhtml[+ ]xml|text/xml)\s*[;,]",
         confidence: 0.85,
     },
     Rule {
@@ -40,12 +40,12 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "quote_break_call",
-        pattern: r#"["'`;>]\s*[-+*/;,)|&]*\s*\(?\s*(alert|prompt|confirm|eval|print|settimeout|setinterval|fetch|import)\s*(\(|`)"#,
+        pattern: r#"["'`;>]\s*[-+*/;,)|&]*\s*\(?\s*((alert|prompt|confirm|eval|print|settimeout|setinterval|fetch|import)\s*(\(|`)|(top|self|window|parent|this|globalthis|frames|document)\s*\[\s*['"`])"#,
         confidence: 0.88,
     },
     Rule {
         name: "tag_break_call",
-        pattern: r#"["']\s*>\s*<\s*[a-z]"#,
+        pattern: r#"^[^<]{0,40}["']\s*>\s*<\s*[a-z]"#,
         confidence: 0.85,
     },
     Rule {
@@ -77,12 +77,19 @@ pub struct XssEngine {
     rules: RuleSet,
 }
 
-/// Lower-cased copy without the tab/newline/NUL bytes browsers skip inside URL schemes.
+/// Lower-cased copy with tab, newline and CR as spaces (browsers treat them alike between
+/// attributes; the rules allow them inside `java script:`) and NUL bytes removed.
 pub fn markup_view(lower: &[u8]) -> Vec<u8> {
     lower
         .iter()
-        .copied()
-        .filter(|&b| !matches!(b, b'\t' | b'\n' | b'\r' | 0))
+        .filter(|&&b| b != 0)
+        .map(|&b| {
+            if matches!(b, b'\t' | b'\n' | b'\r') {
+                b' '
+            } else {
+                b
+            }
+        })
         .collect()
 }
 
@@ -110,8 +117,10 @@ impl XssEngine {
                 rule: m.rule.name,
                 start: m.start,
             }),
+            // libinjection alone flags a bare `<script>` mentioned in prose; it needs a rule
+            // (or an off-profile parameter) to count.
             (None, true) => Some(Verdict {
-                confidence: 0.8,
+                confidence: 0.45,
                 rule: "libinjection_xss",
                 start: memchr::memchr(b'<', decoded).unwrap_or(0),
             }),
