@@ -16,6 +16,7 @@ pub mod detectors;
 pub mod hashing;
 pub mod login;
 pub mod manager;
+pub mod payload;
 pub mod template;
 pub mod window;
 
