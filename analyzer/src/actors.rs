@@ -49,6 +49,35 @@ impl<K: Hash + Eq + Clone, V: Default> ActorTable<K, V> {
         &mut slot.value
     }
 
+    /// [`Self::entry`] looked up by a borrowed form of the key (`&str` for `String` keys);
+    /// the owned key is built only when the entry is new.
+    pub fn entry_by<Q>(&mut self, key: &Q, ts: u64) -> &mut V
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if !self.map.contains_key(key) {
+            if self.map.len() >= self.capacity {
+                self.make_room(ts);
+            }
+            self.map.insert(
+                key.to_owned(),
+                Slot {
+                    last_seen: ts,
+                    value: V::default(),
+                },
+            );
+        }
+        let slot = self.map.get_mut(key).expect("inserted above");
+        slot.last_seen = slot.last_seen.max(ts);
+        &mut slot.value
+    }
+
+    /// Takes an entry out (not counted as an eviction).
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key).map(|s| s.value)
+    }
+
     pub fn get(&self, key: &K) -> Option<&V> {
         self.map.get(key).map(|s| &s.value)
     }

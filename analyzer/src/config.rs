@@ -21,6 +21,8 @@ pub struct AnalyzerConfig {
     pub rate_anomaly: RateAnomalyConfig,
     pub bot: BotConfig,
     pub scraping: ScrapingConfig,
+    pub payload: PayloadSettings,
+    pub protocol: ProtocolConfig,
     pub alerts: AlertConfig,
 }
 
@@ -37,6 +39,8 @@ impl Default for AnalyzerConfig {
             rate_anomaly: RateAnomalyConfig::default(),
             bot: BotConfig::default(),
             scraping: ScrapingConfig::default(),
+            payload: PayloadSettings::default(),
+            protocol: ProtocolConfig::default(),
             alerts: AlertConfig::default(),
         }
     }
@@ -234,6 +238,112 @@ impl Default for AlertConfig {
             max_open: 100_000,
             suppress_categories: Vec::new(),
             suppress_sources: Vec::new(),
+        }
+    }
+}
+
+/// Injection payloads (sqli, xss, path traversal, command injection, SSRF, JNDI, XXE) in
+/// every attacker-controlled location; every work bound is named here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PayloadSettings {
+    pub enabled: bool,
+    /// Findings of one family from one source are gathered this long (packet time) into one
+    /// alert with a count, the endpoints and parameters probed and the success hints.
+    pub aggregate_secs: u64,
+    /// Findings below this confidence (0–1) are dropped.
+    pub min_confidence: f32,
+    /// The bar for parameters learned to carry free text (search boxes, comments, code).
+    pub free_text_min_confidence: f32,
+    /// Confidence added when an id/enum parameter carries a value of another shape.
+    pub off_profile_boost: f32,
+    /// Values of a parameter seen before its learned profile is used.
+    pub profile_min_samples: u32,
+    /// Endpoints whose parameter profiles are learned (per worker); least recent evicted.
+    pub max_endpoint_profiles: usize,
+    /// Parameters remembered per endpoint profile.
+    pub max_params_per_endpoint: usize,
+    /// Open (source, family) aggregates per worker; the oldest is emitted early when full.
+    pub max_open_groups: usize,
+    pub decode_base64: bool,
+    pub max_decode_passes: u8,
+    pub max_jndi_rounds: u8,
+    /// Findings kept per request.
+    pub max_findings: usize,
+    /// Parameters extracted per request.
+    pub max_params: usize,
+    /// JSON/XML nesting followed.
+    pub max_depth: usize,
+    /// Bytes of one value examined.
+    pub max_value_bytes: usize,
+    /// Bytes examined per request, all locations together.
+    pub max_request_bytes: usize,
+}
+
+impl Default for PayloadSettings {
+    fn default() -> Self {
+        let d = crate::payload::PayloadConfig::default();
+        PayloadSettings {
+            enabled: true,
+            aggregate_secs: 30,
+            min_confidence: d.min_confidence,
+            free_text_min_confidence: d.free_text_min_confidence,
+            off_profile_boost: d.off_profile_boost,
+            profile_min_samples: d.profile_min_samples,
+            max_endpoint_profiles: 10_000,
+            max_params_per_endpoint: 128,
+            max_open_groups: 50_000,
+            decode_base64: d.decode_base64,
+            max_decode_passes: d.max_decode_passes,
+            max_jndi_rounds: d.max_jndi_rounds,
+            max_findings: d.max_findings,
+            max_params: d.extract.max_params,
+            max_depth: d.extract.max_depth,
+            max_value_bytes: d.extract.max_value_bytes,
+            max_request_bytes: d.extract.max_request_bytes,
+        }
+    }
+}
+
+impl PayloadSettings {
+    /// The payload engine's settings.
+    pub fn engine(&self) -> crate::payload::PayloadConfig {
+        crate::payload::PayloadConfig {
+            extract: crate::payload::ExtractLimits {
+                max_params: self.max_params,
+                max_depth: self.max_depth,
+                max_value_bytes: self.max_value_bytes,
+                max_request_bytes: self.max_request_bytes,
+            },
+            max_decode_passes: self.max_decode_passes,
+            max_jndi_rounds: self.max_jndi_rounds,
+            min_confidence: self.min_confidence,
+            free_text_min_confidence: self.free_text_min_confidence,
+            off_profile_boost: self.off_profile_boost,
+            profile_min_samples: self.profile_min_samples,
+            decode_base64: self.decode_base64,
+            max_findings: self.max_findings,
+        }
+    }
+}
+
+/// Request smuggling and protocol anomalies, from the sensor's framing anomalies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolConfig {
+    pub enabled: bool,
+    /// Evasion-grade anomalies (malformed heads, chunk tricks, inconsistent TCP overlaps)
+    /// from one source before a `protocol_anomaly` alert.
+    pub min_anomalies: u32,
+    pub window_secs: u64,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        ProtocolConfig {
+            enabled: true,
+            min_anomalies: 3,
+            window_secs: 300,
         }
     }
 }

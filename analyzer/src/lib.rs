@@ -4,7 +4,7 @@
 //! Modules: [`config`] (every threshold by name), [`template`] (endpoint templates),
 //! [`window`] (packet-time sliding counters), [`actors`] (bounded per-key state), [`login`]
 //! (credential checks and their outcome), [`detectors`] (one module per behaviour),
-//! [`manager`] (dedupe, suppression, priority, rate cap).
+//! [`manager`] (dedupe, suppression, priority, rate cap), [`payload`] (the injection engine).
 //!
 //! [`Analyzer::observe`] takes one record at a time, in packet-time order, and returns the
 //! alerts it raised; everything runs on the records' timestamps, so a replay gives the same
@@ -24,8 +24,9 @@ use apitap_proto::{Alert, RequestRecord};
 use config::AnalyzerConfig;
 use detectors::{
     bot::Bot, brute_force::BruteForce, credential_stuffing::CredentialStuffing,
-    enumeration::Enumeration, forced_browsing::ForcedBrowsing, rate_anomaly::RateAnomaly,
-    scraping::Scraping, Candidate, Observation, SourceState, SECOND,
+    enumeration::Enumeration, forced_browsing::ForcedBrowsing, injection::Injection,
+    protocol::Protocol, rate_anomaly::RateAnomaly, scraping::Scraping, Candidate, Observation,
+    SourceState, SECOND,
 };
 use manager::{AlertManager, AlertStats};
 use serde::Serialize;
@@ -40,6 +41,7 @@ pub struct AnalyzerStats {
     pub templates: TemplateStats,
     /// Per-actor state evicted to stay within `max_actors`, summed over detectors.
     pub actors_evicted: u64,
+    pub payload: detectors::injection::InjectionStats,
     pub alerts: AlertStats,
 }
 
@@ -54,9 +56,15 @@ pub struct Analyzer {
     rate_anomaly: RateAnomaly,
     bot: Bot,
     scraping: Scraping,
+    injection: Injection,
+    protocol: Protocol,
     manager: AlertManager,
+    /// Reused: aggregated candidates that came due.
+    due: Vec<(Candidate, manager::AlertSubject)>,
     account_hasher: hashing::Fixed,
     records: u64,
+    /// Latest packet time seen.
+    last_ts: u64,
     login_attempts: u64,
     failed_logins: u64,
     /// Reused per record: the template and `METHOD template`.
@@ -67,6 +75,17 @@ pub struct Analyzer {
 impl Analyzer {
     /// Builds an analyzer; a configuration error (unknown category, bad prefix) is returned.
     pub fn new(config: AnalyzerConfig) -> Result<Self, String> {
+        let engine = payload::PayloadDetector::new(config.payload.engine())
+            .map_err(|e| format!("analyzer.payload: {e}"))?;
+        Self::with_payload_engine(config, std::sync::Arc::new(engine))
+    }
+
+    /// [`Self::new`] sharing an already compiled payload engine (the engines are immutable;
+    /// the sensor's workers share one).
+    pub fn with_payload_engine(
+        config: AnalyzerConfig,
+        engine: std::sync::Arc<payload::PayloadDetector>,
+    ) -> Result<Self, String> {
         let ttl = config.actor_ttl_secs * SECOND;
         let (n, cap) = (config.max_actors, config.distinct_cap);
         Ok(Analyzer {
@@ -79,9 +98,13 @@ impl Analyzer {
             rate_anomaly: RateAnomaly::new(config.rate_anomaly.clone()),
             bot: Bot::new(config.bot.clone()).map_err(|e| format!("analyzer.bot: {e}"))?,
             scraping: Scraping::new(config.scraping.clone(), cap),
+            injection: Injection::new(config.payload.clone(), engine, ttl),
+            protocol: Protocol::new(config.protocol.clone()),
+            due: Vec::new(),
             manager: AlertManager::new(config.alerts.clone())?,
             account_hasher: hashing::fixed(),
             records: 0,
+            last_ts: 0,
             login_attempts: 0,
             failed_logins: 0,
             template_buf: String::new(),
@@ -92,6 +115,7 @@ impl Analyzer {
     /// Looks at one exchange; alerts it raised are appended to `out`.
     pub fn observe(&mut self, r: &RequestRecord, out: &mut Vec<Alert>) {
         self.records += 1;
+        self.last_ts = self.last_ts.max(r.timestamp);
         let host = r.url.domain.as_deref().unwrap_or("");
         let mut template = std::mem::take(&mut self.template_buf);
         let mut endpoint = std::mem::take(&mut self.endpoint_buf);
@@ -117,7 +141,7 @@ impl Analyzer {
             login,
         };
         let src = self.sources.entry(&o.ip, o.ts);
-        let mut candidates: [Option<Candidate>; 7] = Default::default();
+        let mut candidates: [Option<Candidate>; 9] = Default::default();
         if login.is_some() {
             let bf = src.brute_force.get_or_insert_with(Box::default);
             candidates[0] = self.brute_force.observe(&o, bf);
@@ -130,13 +154,34 @@ impl Analyzer {
         candidates[5] = self.bot.observe(&o, &mut src.bot);
         let gap = src.bot.mean_gap_ms();
         candidates[6] = self.scraping.observe(&o, &mut src.scraping, gap);
+        candidates[7] = self.protocol.smuggling(&o);
+        candidates[8] = self.protocol.evasion(&o, &mut src.protocol);
+        self.injection.observe(&o);
         for c in candidates.into_iter().flatten() {
             if let Some(a) = self.manager.offer(c, r, o.ts) {
                 out.push(a);
             }
         }
+        self.injection.due(o.ts, &mut self.due);
+        self.offer_due(o.ts, out);
         self.template_buf = template;
         self.endpoint_buf = endpoint;
+    }
+
+    /// Emits what is still being aggregated (end of a replay, shutdown).
+    pub fn flush(&mut self, out: &mut Vec<Alert>) {
+        self.injection.flush(&mut self.due);
+        // Aggregates emitted at the end are stamped with the last packet time seen.
+        let now = self.last_ts;
+        self.offer_due(now, out);
+    }
+
+    fn offer_due(&mut self, now: u64, out: &mut Vec<Alert>) {
+        for (c, subject) in self.due.drain(..) {
+            if let Some(a) = self.manager.offer_subject(c, &subject, now) {
+                out.push(a);
+            }
+        }
     }
 
     pub fn stats(&self) -> AnalyzerStats {
@@ -146,6 +191,7 @@ impl Analyzer {
             failed_logins: self.failed_logins,
             templates: self.templater.stats.clone(),
             actors_evicted: self.sources.evicted + self.enumeration.walks.evicted,
+            payload: self.injection.stats(),
             alerts: self.manager.stats(),
         }
     }

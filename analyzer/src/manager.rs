@@ -153,12 +153,23 @@ impl AlertManager {
 
     /// Decides what becomes of a candidate raised by record `r`.
     pub fn offer(&mut self, c: Candidate, r: &RequestRecord, ts: u64) -> Option<Alert> {
+        self.offer_for(c, Subject::Record(r), ts)
+    }
+
+    /// [`Self::offer`] for a candidate whose example exchange is kept as an [`AlertSubject`]
+    /// (aggregating detectors that emit after the exchange is gone).
+    pub fn offer_subject(&mut self, c: Candidate, s: &AlertSubject, ts: u64) -> Option<Alert> {
+        self.offer_for(c, Subject::Kept(s), ts)
+    }
+
+    fn offer_for(&mut self, c: Candidate, subject: Subject<'_>, ts: u64) -> Option<Alert> {
         self.stats.candidates += 1;
+        let source_ip = match subject {
+            Subject::Record(r) => r.source.ip,
+            Subject::Kept(s) => s.source,
+        };
         if self.suppress_categories.contains(&c.category)
-            || self
-                .suppress_sources
-                .iter()
-                .any(|p| p.contains(r.source.ip))
+            || self.suppress_sources.iter().any(|p| p.contains(source_ip))
         {
             self.stats.suppressed += 1;
             return None;
@@ -209,7 +220,15 @@ impl AlertManager {
             .by_category
             .entry(c.category.as_str().to_string())
             .or_default() += 1;
-        Some(build_alert(c, r, ts))
+        let kept;
+        let s = match subject {
+            Subject::Record(r) => {
+                kept = AlertSubject::of(r);
+                &kept
+            }
+            Subject::Kept(s) => s,
+        };
+        Some(build_alert(c, s, ts))
     }
 
     /// Alert keys still remembered for dedupe.
@@ -225,7 +244,38 @@ impl AlertManager {
     }
 }
 
-fn build_alert(c: Candidate, r: &RequestRecord, ts: u64) -> Alert {
+/// The exchange an alert points at: what the alert's `source`, `destination`, `user`, `url`
+/// and `http` fields show.
+#[derive(Debug, Clone)]
+pub struct AlertSubject {
+    pub source: IpAddr,
+    pub destination: (IpAddr, u16),
+    pub user: Option<apitap_proto::User>,
+    pub path: String,
+    pub method: Cow<'static, str>,
+    pub status: Option<u16>,
+}
+
+impl AlertSubject {
+    pub fn of(r: &RequestRecord) -> AlertSubject {
+        AlertSubject {
+            source: r.source.ip,
+            destination: (r.destination.ip, r.destination.port),
+            user: r.user.clone(),
+            path: r.url.path.clone(),
+            method: r.http.request.method.clone(),
+            status: r.http.response.as_ref().map(|s| s.status_code),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Subject<'a> {
+    Record(&'a RequestRecord),
+    Kept(&'a AlertSubject),
+}
+
+fn build_alert(c: Candidate, r: &AlertSubject, ts: u64) -> Alert {
     let (tid, tname) = c.category.technique();
     let risk = (c.score * severity_weight(c.severity) * 100.0).clamp(0.0, 100.0);
     Alert {
@@ -241,22 +291,22 @@ fn build_alert(c: Candidate, r: &RequestRecord, ts: u64) -> Alert {
             id: Cow::Borrowed(c.rule_id),
             name: Cow::Borrowed(c.rule_name),
         },
-        source: AlertSource { ip: r.source.ip },
+        source: AlertSource { ip: r.source },
         destination: Some(AlertDestination {
-            ip: r.destination.ip,
-            port: r.destination.port,
+            ip: r.destination.0,
+            port: r.destination.1,
         }),
         user: r.user.clone(),
         url: Some(AlertUrl {
-            path: r.url.path.clone(),
+            path: r.path.clone(),
         }),
         http: Some(AlertHttp {
             request: AlertHttpRequest {
-                method: r.http.request.method.clone(),
+                method: r.method.clone(),
             },
-            response: r.http.response.as_ref().map(|s| AlertHttpResponse {
-                status_code: s.status_code,
-            }),
+            response: r
+                .status
+                .map(|status_code| AlertHttpResponse { status_code }),
         }),
         threat: Threat {
             framework: Cow::Borrowed("MITRE ATT&CK"),

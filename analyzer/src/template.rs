@@ -1,7 +1,8 @@
 //! Endpoint templates: `/users/123` and `/users/456` are one endpoint, `/users/{id}`.
 //!
 //! A path segment becomes a placeholder by its shape — numeric id (`{id}`), UUID (`{uuid}`),
-//! hex hash (`{hash}`), ISO date (`{date}`), email (`{email}`), long token (`{token}`) — or
+//! hex hash (`{hash}`), ISO date (`{date}`), email (`{email}`), long token (`{token}`), a
+//! value no route literal looks like (escapes, quotes, spaces, operators: `{value}`) — or
 //! by cardinality: when one position under the same parent has seen more than
 //! `slug_cardinality` distinct literal values, further new values there become `{slug}`.
 //! Literal values are remembered only up to that bound per position, and the number of
@@ -78,6 +79,20 @@ pub fn shape_placeholder(seg: &str) -> Option<&'static str> {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.')
     {
         return Some("{id}");
+    }
+    // Route literals are short words of unreserved characters; a segment carrying escapes,
+    // quotes, spaces, brackets or operators is a value someone typed (often an injection
+    // attempt), not a new endpoint.
+    if b.len() > 64
+        || b.iter().any(|c| {
+            !(c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'-' | b'_' | b'.' | b'~' | b':' | b'@' | b'+' | b'!' | b'$'
+                ))
+        })
+    {
+        return Some("{value}");
     }
     None
 }

@@ -13,21 +13,24 @@ use std::sync::OnceLock;
 fn detector() -> &'static PayloadDetector {
     static D: OnceLock<PayloadDetector> = OnceLock::new();
     D.get_or_init(|| {
-        let mut cfg = PayloadConfig::default();
-        cfg.extract = ExtractLimits {
-            max_params: 16,
-            max_depth: 6,
-            max_value_bytes: 64,
-            max_request_bytes: 512,
+        let cfg = PayloadConfig {
+            extract: ExtractLimits {
+                max_params: 16,
+                max_depth: 6,
+                max_value_bytes: 64,
+                max_request_bytes: 512,
+            },
+            max_findings: 4,
+            ..PayloadConfig::default()
         };
-        cfg.max_findings = 4;
         PayloadDetector::new(cfg).expect("detector")
     })
 }
 
 /// Bytes biased towards the characters the parsers and decoders care about.
 fn spicy() -> impl Strategy<Value = Vec<u8>> {
-    let alphabet: Vec<u8> = b"{}[]\":,<>/!?=&%+;'\\$()-#*`|.@ \n\tax0u\x00\xc0\xaf\xef\xbc\x8f".to_vec();
+    let alphabet: Vec<u8> =
+        b"{}[]\":,<>/!?=&%+;'\\$()-#*`|.@ \n\tax0u\x00\xc0\xaf\xef\xbc\x8f".to_vec();
     prop::collection::vec(
         prop_oneof![
             3 => prop::sample::select(alphabet),

@@ -64,6 +64,8 @@ pub struct AnalysisSummary {
     pub alerts_written: u64,
     pub alerts_dropped_write_error: u64,
     pub alerts_by_category: BTreeMap<String, u64>,
+    /// Payload scanning: work done, findings by family, every bound hit.
+    pub payload: apitap_analyzer::detectors::injection::InjectionStats,
     /// The sources with the most alerts: (actor, alerts), most first (at most 10).
     #[serde(skip)]
     pub top_actors: Vec<(String, u64)>,
@@ -91,8 +93,14 @@ fn shard_of(ip: std::net::IpAddr, n: usize) -> usize {
 
 impl Analysis {
     pub fn start(opts: AnalysisOptions, policy: FullPolicy) -> Result<Analysis> {
-        // Check the configuration once, before any thread starts.
-        Analyzer::new(opts.config.clone()).map_err(|e| anyhow::anyhow!("analyzer: {e}"))?;
+        // The payload engines are compiled once and shared (they are immutable); the
+        // configuration is checked once, before any thread starts.
+        let engine = Arc::new(
+            apitap_analyzer::payload::PayloadDetector::new(opts.config.payload.engine())
+                .map_err(|e| anyhow::anyhow!("analyzer: {e}"))?,
+        );
+        Analyzer::with_payload_engine(opts.config.clone(), engine.clone())
+            .map_err(|e| anyhow::anyhow!("analyzer: {e}"))?;
         let out: Option<Box<dyn std::io::Write + Send>> = match &opts.sink {
             AlertSink::None => None,
             AlertSink::Stdout => Some(Box::new(std::io::stdout())),
@@ -117,8 +125,8 @@ impl Analysis {
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
             let (tx, rx) = bounded::<Arc<RequestRecord>>(opts.channel_capacity.max(1));
-            let mut analyzer =
-                Analyzer::new(opts.config.clone()).map_err(|e| anyhow::anyhow!("analyzer: {e}"))?;
+            let mut analyzer = Analyzer::with_payload_engine(opts.config.clone(), engine.clone())
+                .map_err(|e| anyhow::anyhow!("analyzer: {e}"))?;
             let alert_tx = alert_tx.clone();
             workers.push(
                 std::thread::Builder::new()
@@ -132,6 +140,10 @@ impl Analysis {
                                 // (it only ever try-sends to this worker under `drop`).
                                 let _ = alert_tx.send(a);
                             }
+                        }
+                        analyzer.flush(&mut alerts);
+                        for a in alerts.drain(..) {
+                            let _ = alert_tx.send(a);
                         }
                         analyzer.stats()
                     })?,
@@ -202,6 +214,7 @@ impl Analysis {
             s.alerts_deduplicated += st.alerts.deduplicated;
             s.alerts_suppressed += st.alerts.suppressed;
             s.alerts_dropped_rate_cap += st.alerts.dropped_rate_cap;
+            s.payload.merge(&st.payload);
             for (k, v) in st.alerts.by_category {
                 *s.alerts_by_category.entry(k).or_default() += v;
             }

@@ -125,6 +125,25 @@ impl Summary {
                 fmt_num(a.failed_logins),
                 fmt_num(a.actors_evicted)
             );
+            let pl = &a.payload;
+            let _ = writeln!(
+                s,
+                "  {:<10} scanned={}  params={}  bytes={}  findings={}  limits: params={} depth={} value_bytes={} request_bytes={}  profiles={} evicted={} params_dropped={}  groups={} early={}",
+                "payload",
+                fmt_num(pl.requests_scanned),
+                fmt_num(pl.params_examined),
+                fmt_num(pl.bytes_examined),
+                fmt_num(pl.findings.values().sum()),
+                fmt_num(pl.limit_params),
+                fmt_num(pl.limit_depth),
+                fmt_num(pl.limit_value_bytes),
+                fmt_num(pl.limit_request_bytes),
+                fmt_num(pl.endpoint_profiles as u64),
+                fmt_num(pl.endpoint_profiles_evicted),
+                fmt_num(pl.profile_params_dropped),
+                fmt_num(pl.groups_emitted),
+                fmt_num(pl.groups_emitted_early)
+            );
             let _ = writeln!(
                 s,
                 "  {:<10} emitted={}  written={}  deduplicated={}  suppressed={}  dropped_rate_cap={}  dropped_write_error={}",

@@ -85,5 +85,6 @@ pub fn analyze(
     for r in &records {
         analyzer.observe(r, &mut alerts);
     }
+    analyzer.flush(&mut alerts);
     Ok((records, alerts))
 }

@@ -2,7 +2,8 @@
 //! each returning [`Candidate`] alerts with numeric evidence for the alert manager.
 //!
 //! Modules: [`brute_force`], [`credential_stuffing`], [`forced_browsing`], [`enumeration`],
-//! [`rate_anomaly`], [`bot`], [`scraping`]. Each keeps its state in [`crate::actors::ActorTable`]s (bounded,
+//! [`rate_anomaly`], [`bot`], [`scraping`], [`injection`] (payloads), [`protocol`]
+//! (smuggling and evasion). Each keeps its state in [`crate::actors::ActorTable`]s (bounded,
 //! evictions counted) and runs on packet time only.
 
 pub mod bot;
@@ -10,6 +11,8 @@ pub mod brute_force;
 pub mod credential_stuffing;
 pub mod enumeration;
 pub mod forced_browsing;
+pub mod injection;
+pub mod protocol;
 pub mod rate_anomaly;
 pub mod scraping;
 
@@ -29,6 +32,8 @@ pub struct SourceState {
     pub bot: bot::State,
     /// Allocated at the source's first paging request.
     pub scraping: Option<Box<scraping::State>>,
+    /// Allocated at the source's first evasion-grade protocol anomaly.
+    pub protocol: Option<Box<protocol::State>>,
 }
 
 /// What every detector sees of one exchange.

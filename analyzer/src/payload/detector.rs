@@ -238,6 +238,35 @@ impl PayloadDetector {
         counters: &mut PayloadCounters,
     ) -> Scan {
         let ex = extract(req, &self.cfg.extract);
+        self.scan_extracted(&ex, profile, counters)
+    }
+
+    /// Scans one request against the endpoint's profile, then teaches the profile the
+    /// request's parameters when nothing was found in them (attacks never become normal).
+    pub fn scan_and_learn(
+        &self,
+        req: &RequestParts<'_>,
+        profile: &mut EndpointProfile,
+        counters: &mut PayloadCounters,
+    ) -> Scan {
+        let ex = extract(req, &self.cfg.extract);
+        let scan = self.scan_extracted(&ex, Some(profile), counters);
+        if scan.findings.is_empty() {
+            for p in &ex.params {
+                if !matches!(p.place, Place::Path | Place::Body | Place::XmlDoctype) {
+                    profile.observe(p.place, &p.name, &p.value);
+                }
+            }
+        }
+        scan
+    }
+
+    fn scan_extracted(
+        &self,
+        ex: &super::extract::Extracted<'_>,
+        profile: Option<&EndpointProfile>,
+        counters: &mut PayloadCounters,
+    ) -> Scan {
         let mut scan = Scan {
             limits_hit: ex.limits_hit,
             params_examined: ex.params.len(),

@@ -269,6 +269,11 @@ fn strip_port(hp: &[u8]) -> &[u8] {
 
 /// Parameter names that say the value is a URL or host the server may fetch.
 pub fn url_like_name(name: &str) -> bool {
+    // A parameter name, not text that happens to sit where a name goes (a form body that is
+    // really a smuggled request head says `urlencoded`).
+    if name.len() > 64 || name.bytes().any(|b| b.is_ascii_whitespace()) {
+        return false;
+    }
     let n = name.to_ascii_lowercase();
     [
         "url", "uri", "host", "dest", "redirect", "callback", "webhook", "target", "endpoint",
@@ -373,7 +378,12 @@ pub fn judge(lower: &[u8], name_hint: bool, restricted: bool) -> Option<Verdict>
                     .iter()
                     .all(|c| c.is_ascii_hexdigit() || *c == b'.' || *c == b'x')
             || host.starts_with(b"0x");
-        if hp.is_some() || looks_address || name_hint {
+        // A URL-named parameter holding a small bare number (`callback_url=0`, `image=1`)
+        // is a flag or an index, not the address 0.0.0.0: numeric hosts need the size of a
+        // whole 32-bit address (`2130706433`) to count without a scheme or dots.
+        let small_number =
+            !host.is_empty() && host.len() < 8 && host.iter().all(|c| c.is_ascii_digit());
+        if hp.is_some() || looks_address || (name_hint && !small_number) {
             if let Some((t, unusual)) = classify_host(host) {
                 let (c, r) = target_conf(t);
                 let c = if hp.is_some() || name_hint {
