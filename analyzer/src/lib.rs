@@ -4,6 +4,7 @@
 //! Modules: [`config`] (every threshold by name), [`template`] (endpoint templates),
 //! [`window`] (packet-time sliding counters), [`actors`] (bounded per-key state), [`login`]
 //! (credential checks and their outcome), [`detectors`] (one module per behaviour),
+//! [`intel`] (threat-intelligence IP/CIDR lists, shared by workers and reloadable),
 //! [`manager`] (dedupe, suppression, priority, rate cap).
 //!
 //! [`Analyzer::observe`] takes one record at a time, in packet-time order, and returns the
@@ -14,6 +15,7 @@ pub mod actors;
 pub mod config;
 pub mod detectors;
 pub mod hashing;
+pub mod intel;
 pub mod login;
 pub mod manager;
 pub mod template;
@@ -24,8 +26,10 @@ use config::AnalyzerConfig;
 use detectors::{
     bot::Bot, brute_force::BruteForce, credential_stuffing::CredentialStuffing,
     enumeration::Enumeration, forced_browsing::ForcedBrowsing, rate_anomaly::RateAnomaly,
-    scraping::Scraping, Candidate, Observation, SourceState, SECOND,
+    scraping::Scraping, threat_intel::ThreatIntelDetector, Candidate, Observation, SourceState,
+    SECOND,
 };
+use intel::{ThreatIntel, ThreatIntelStats};
 use manager::{AlertManager, AlertStats};
 use serde::Serialize;
 use template::{TemplateStats, Templater};
@@ -39,6 +43,8 @@ pub struct AnalyzerStats {
     pub templates: TemplateStats,
     /// Per-actor state evicted to stay within `max_actors`, summed over detectors.
     pub actors_evicted: u64,
+    /// Threat-intel lookups and matches in this worker, and the shared lists' counters.
+    pub threat_intel: ThreatIntelStats,
     pub alerts: AlertStats,
 }
 
@@ -53,6 +59,7 @@ pub struct Analyzer {
     rate_anomaly: RateAnomaly,
     bot: Bot,
     scraping: Scraping,
+    threat_intel: ThreatIntelDetector,
     manager: AlertManager,
     account_hasher: hashing::Fixed,
     records: u64,
@@ -64,8 +71,24 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    /// Builds an analyzer; a configuration error (unknown category, bad prefix) is returned.
+    /// Builds an analyzer; a configuration error (unknown category, bad prefix, unusable
+    /// threat-intel list) is returned. Threat-intel lists are loaded for this analyzer
+    /// alone: workers that share them (and a reloader) use [`Analyzer::with_threat_intel`].
     pub fn new(config: AnalyzerConfig) -> Result<Self, String> {
+        let intel = if config.threat_intel.lists.is_empty() {
+            None
+        } else {
+            Some(ThreatIntel::load(&config.threat_intel)?.0)
+        };
+        Self::with_threat_intel(config, intel)
+    }
+
+    /// Builds an analyzer that reads the given shared lists (`None`: detector off); the
+    /// lists in `config.threat_intel` are not loaded again.
+    pub fn with_threat_intel(
+        config: AnalyzerConfig,
+        intel: Option<std::sync::Arc<ThreatIntel>>,
+    ) -> Result<Self, String> {
         let ttl = config.actor_ttl_secs * SECOND;
         let (n, cap) = (config.max_actors, config.distinct_cap);
         Ok(Analyzer {
@@ -78,6 +101,7 @@ impl Analyzer {
             rate_anomaly: RateAnomaly::new(config.rate_anomaly.clone()),
             bot: Bot::new(config.bot.clone()).map_err(|e| format!("analyzer.bot: {e}"))?,
             scraping: Scraping::new(config.scraping.clone(), cap),
+            threat_intel: ThreatIntelDetector::new(&config.threat_intel, intel, n, ttl),
             manager: AlertManager::new(config.alerts.clone())?,
             account_hasher: hashing::fixed(),
             records: 0,
@@ -116,7 +140,7 @@ impl Analyzer {
             login,
         };
         let src = self.sources.entry(&o.ip, o.ts);
-        let mut candidates: [Option<Candidate>; 7] = Default::default();
+        let mut candidates: [Option<Candidate>; 8] = Default::default();
         if login.is_some() {
             let bf = src.brute_force.get_or_insert_with(Box::default);
             candidates[0] = self.brute_force.observe(&o, bf);
@@ -129,6 +153,7 @@ impl Analyzer {
         candidates[5] = self.bot.observe(&o, &mut src.bot);
         let gap = src.bot.mean_gap_ms();
         candidates[6] = self.scraping.observe(&o, &mut src.scraping, gap);
+        candidates[7] = self.threat_intel.observe(&o);
         for c in candidates.into_iter().flatten() {
             if let Some(a) = self.manager.offer(c, r, o.ts) {
                 out.push(a);
@@ -144,7 +169,10 @@ impl Analyzer {
             login_attempts: self.login_attempts,
             failed_logins: self.failed_logins,
             templates: self.templater.stats.clone(),
-            actors_evicted: self.sources.evicted + self.enumeration.walks.evicted,
+            actors_evicted: self.sources.evicted
+                + self.enumeration.walks.evicted
+                + self.threat_intel.actors.evicted,
+            threat_intel: self.threat_intel.stats(),
             alerts: self.manager.stats(),
         }
     }

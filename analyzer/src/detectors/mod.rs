@@ -2,8 +2,8 @@
 //! each returning [`Candidate`] alerts with numeric evidence for the alert manager.
 //!
 //! Modules: [`brute_force`], [`credential_stuffing`], [`forced_browsing`], [`enumeration`],
-//! [`rate_anomaly`], [`bot`], [`scraping`]. Each keeps its state in [`crate::actors::ActorTable`]s (bounded,
-//! evictions counted) and runs on packet time only.
+//! [`rate_anomaly`], [`bot`], [`scraping`], [`threat_intel`]. Each keeps its state in
+//! [`crate::actors::ActorTable`]s (bounded, evictions counted) and runs on packet time only.
 
 pub mod bot;
 pub mod brute_force;
@@ -12,6 +12,7 @@ pub mod enumeration;
 pub mod forced_browsing;
 pub mod rate_anomaly;
 pub mod scraping;
+pub mod threat_intel;
 
 use crate::login::LoginAttempt;
 use apitap_proto::{Category, Evidence, Recommendation, RequestRecord, Severity};
