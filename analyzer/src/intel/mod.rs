@@ -2,6 +2,14 @@
 //! longest-prefix-match [`table::Table`], shared by every analyzer worker and reloaded
 //! without a restart.
 //!
+//! Limits: a file over `max_file_bytes` is refused, networks beyond `max_entries_per_list`
+//! are dropped; both are counted ([`ThreatIntelStats`]), as are rejected lines.
+//!
+//! When to reload is the owner's choice, not the analyzer's: the sensor checks on a
+//! wall-clock interval and on SIGHUP in live capture only, and never during a replay, so a
+//! replay stays deterministic (packet time drives everything else; a list file changing
+//! under a replay would make its alerts depend on when the file was written).
+//!
 //! Sharing and reload: [`ThreatIntel`] holds the current [`IntelSet`] (immutable) behind a
 //! `RwLock<Arc<_>>` plus a generation counter. Each worker keeps its own `Arc` of the set in
 //! an [`IntelReader`] and reads only the atomic generation per lookup: the lock is taken once
@@ -62,6 +70,7 @@ struct LoadedList {
     stamp: Option<FileStamp>,
     entries: Arc<Vec<ParsedEntry>>,
     rejected: u64,
+    over_limit: u64,
     reload_failures: u64,
     reloads: u64,
 }
@@ -70,6 +79,8 @@ struct LoadedList {
 #[derive(Debug, Clone)]
 pub struct ListInfo {
     pub name: Arc<str>,
+    /// What the list holds (`scanner`, `botnet`, ...).
+    pub category: Arc<str>,
     pub severity: Severity,
     pub entries: u64,
 }
@@ -101,6 +112,7 @@ impl IntelSet {
         for (i, l) in lists.iter().enumerate() {
             infos.push(ListInfo {
                 name: l.config.name.as_str().into(),
+                category: l.config.category.as_str().into(),
                 severity: l.config.severity,
                 entries: l.entries.len() as u64,
             });
@@ -174,37 +186,75 @@ pub enum IntelEvent {
 }
 
 /// Counters of one list.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ListSummary {
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ListStats {
     pub entries: u64,
     pub rejected_lines: u64,
-    pub hits: u64,
+    /// Networks beyond `max_entries_per_list`, not loaded.
+    pub entries_over_limit: u64,
+    pub matches: u64,
     pub reloads: u64,
     pub reload_failures: u64,
 }
 
-/// Counters for the run summary and metrics.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ThreatIntelSummary {
-    pub lists_loaded: u64,
-    pub entries: u64,
+/// Threat-intel counters for the run summary and metrics. Each worker reports its own
+/// lookups and matches plus the shared lists' figures; [`ThreatIntelStats::merge`] sums the
+/// former and keeps the latter once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ThreatIntelStats {
+    pub lists: u64,
+    /// Networks loaded over all lists (current generation).
+    pub entries_loaded: u64,
+    /// Disjoint ranges in the lookup table.
     pub ranges: u64,
-    pub rejected_lines: u64,
-    pub lookups: u64,
-    pub hits: u64,
+    pub lines_rejected: u64,
+    pub entries_over_limit: u64,
+    /// Successful reloads after the first load, over all lists.
     pub reloads: u64,
     pub reload_failures: u64,
     pub generation: u64,
-    pub lists: BTreeMap<String, ListSummary>,
+    /// Addresses looked up (packet source, plus `X-Forwarded-For` when trusted).
+    pub lookups: u64,
+    /// Requests whose actor was on a list.
+    pub matches: u64,
+    /// Requests whose trusted `X-Forwarded-For` address was looked up.
+    pub forwarded_lookups: u64,
+    pub by_list: BTreeMap<String, ListStats>,
 }
 
-/// Lookup counters one worker keeps (no atomics: summed at the end).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LookupCounters {
-    pub lookups: u64,
-    pub hits: u64,
-    /// By list index.
-    pub hits_by_list: Vec<u64>,
+impl ThreatIntelStats {
+    /// Adds another worker's figures: lookups and matches are summed, the shared lists'
+    /// figures (the same object seen by every worker) are kept once.
+    pub fn merge(&mut self, o: &ThreatIntelStats) {
+        self.lookups += o.lookups;
+        self.matches += o.matches;
+        self.forwarded_lookups += o.forwarded_lookups;
+        if o.generation >= self.generation {
+            self.lists = o.lists;
+            self.entries_loaded = o.entries_loaded;
+            self.ranges = o.ranges;
+            self.lines_rejected = o.lines_rejected;
+            self.entries_over_limit = o.entries_over_limit;
+            self.reloads = self.reloads.max(o.reloads);
+            self.reload_failures = self.reload_failures.max(o.reload_failures);
+            self.generation = o.generation;
+        }
+        for (name, l) in &o.by_list {
+            let m = self.by_list.entry(name.clone()).or_default();
+            let matches = m.matches + l.matches;
+            if l.reloads >= m.reloads {
+                *m = l.clone();
+            }
+            m.matches = matches;
+        }
+    }
+}
+
+/// Size limits a list file is held to.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_entries: usize,
+    max_file_bytes: u64,
 }
 
 /// The lists, shared by all workers; one owner reloads them.
@@ -216,18 +266,40 @@ pub struct ThreatIntel {
     lists: Mutex<Vec<LoadedList>>,
     reloads: AtomicU64,
     reload_failures: AtomicU64,
+    limits: Limits,
 }
 
-fn read_list(c: &IntelListConfig, on_reload: bool) -> Result<(FileStamp, parse::Parsed), String> {
+/// Reads and parses one list within the limits: a file over `max_file_bytes` is refused,
+/// networks beyond `max_entries` are dropped and counted (the third value).
+fn read_list(
+    c: &IntelListConfig,
+    limits: Limits,
+    on_reload: bool,
+) -> Result<(FileStamp, parse::Parsed, u64), String> {
+    use std::io::Read as _;
     let stamp = FileStamp::of(&c.path).map_err(|e| e.to_string())?;
-    let bytes = std::fs::read(&c.path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(&c.path)
+        .and_then(|f| {
+            f.take(limits.max_file_bytes.saturating_add(1))
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(format!(
+            "the file is larger than max_file_bytes ({})",
+            limits.max_file_bytes
+        ));
+    }
     if on_reload && bytes.is_empty() {
         // Most often a writer that truncated the file and has not written it yet.
         return Err("the file is empty".into());
     }
-    let parsed = parse::parse(c.format, &bytes);
+    let mut parsed = parse::parse(c.format, &bytes);
     parsed.verdict()?;
-    Ok((stamp, parsed))
+    let over = parsed.entries.len().saturating_sub(limits.max_entries) as u64;
+    parsed.entries.truncate(limits.max_entries);
+    Ok((stamp, parsed, over))
 }
 
 fn loaded_events(c: &IntelListConfig, p: &parse::Parsed, generation: u64) -> Vec<IntelEvent> {
@@ -251,17 +323,23 @@ impl ThreatIntel {
     /// Loads every configured list; any list that cannot be used is an error.
     pub fn load(config: &ThreatIntelConfig) -> Result<(Arc<ThreatIntel>, Vec<IntelEvent>), String> {
         config.validate()?;
+        let limits = Limits {
+            max_entries: config.max_entries_per_list,
+            max_file_bytes: config.max_file_bytes,
+        };
         let mut lists = Vec::with_capacity(config.lists.len());
         let mut events = Vec::new();
         for c in &config.lists {
-            let (stamp, parsed) = read_list(c, false)
-                .map_err(|e| format!("threat_intel list {:?} ({}): {e}", c.name, c.path.display()))?;
+            let (stamp, parsed, over_limit) = read_list(c, limits, false).map_err(|e| {
+                format!("threat_intel list {:?} ({}): {e}", c.name, c.path.display())
+            })?;
             events.extend(loaded_events(c, &parsed, 1));
             lists.push(LoadedList {
                 config: c.clone(),
                 stamp: Some(stamp),
                 rejected: parsed.rejected,
                 entries: Arc::new(parsed.entries),
+                over_limit,
                 reload_failures: 0,
                 reloads: 0,
             });
@@ -274,6 +352,7 @@ impl ThreatIntel {
                 lists: Mutex::new(lists),
                 reloads: AtomicU64::new(0),
                 reload_failures: AtomicU64::new(0),
+                limits,
             }),
             events,
         ))
@@ -304,11 +383,12 @@ impl ThreatIntel {
             if !force && stamp == l.stamp {
                 continue;
             }
-            match read_list(&l.config, true) {
-                Ok((stamp, parsed)) => {
+            match read_list(&l.config, self.limits, true) {
+                Ok((stamp, parsed, over_limit)) => {
                     events.extend(loaded_events(&l.config, &parsed, next_gen));
                     l.stamp = Some(stamp);
                     l.rejected = parsed.rejected;
+                    l.over_limit = over_limit;
                     l.entries = Arc::new(parsed.entries);
                     l.reloads += 1;
                     self.reloads.fetch_add(1, Ordering::Relaxed);
@@ -335,41 +415,35 @@ impl ThreatIntel {
         events
     }
 
-    /// The counters, with the workers' lookup counters added in.
-    pub fn summary<'a>(&self, workers: impl IntoIterator<Item = &'a LookupCounters>) -> ThreatIntelSummary {
+    /// The shared lists' counters (no lookups or matches: the workers add theirs).
+    pub fn stats(&self) -> ThreatIntelStats {
         let lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
         let set = self.snapshot();
-        let mut s = ThreatIntelSummary {
-            lists_loaded: lists.len() as u64,
-            entries: set.entries() as u64,
+        ThreatIntelStats {
+            lists: lists.len() as u64,
+            entries_loaded: set.entries() as u64,
             ranges: set.ranges() as u64,
-            rejected_lines: lists.iter().map(|l| l.rejected).sum(),
+            lines_rejected: lists.iter().map(|l| l.rejected).sum(),
+            entries_over_limit: lists.iter().map(|l| l.over_limit).sum(),
             reloads: self.reloads.load(Ordering::Relaxed),
             reload_failures: self.reload_failures.load(Ordering::Relaxed),
             generation: set.generation,
+            by_list: lists
+                .iter()
+                .map(|l| {
+                    let s = ListStats {
+                        entries: l.entries.len() as u64,
+                        rejected_lines: l.rejected,
+                        entries_over_limit: l.over_limit,
+                        matches: 0,
+                        reloads: l.reloads,
+                        reload_failures: l.reload_failures,
+                    };
+                    (l.config.name.clone(), s)
+                })
+                .collect(),
             ..Default::default()
-        };
-        let mut hits = vec![0u64; lists.len()];
-        for w in workers {
-            s.lookups += w.lookups;
-            s.hits += w.hits;
-            for (h, n) in hits.iter_mut().zip(&w.hits_by_list) {
-                *h += n;
-            }
         }
-        for (l, h) in lists.iter().zip(hits) {
-            s.lists.insert(
-                l.config.name.clone(),
-                ListSummary {
-                    entries: l.entries.len() as u64,
-                    rejected_lines: l.rejected,
-                    hits: h,
-                    reloads: l.reloads,
-                    reload_failures: l.reload_failures,
-                },
-            );
-        }
-        s
     }
 }
 
@@ -387,6 +461,11 @@ impl IntelReader {
         let seen = shared.generation();
         let set = shared.snapshot();
         IntelReader { shared, seen, set }
+    }
+
+    /// The lists this reader follows.
+    pub fn shared(&self) -> &Arc<ThreatIntel> {
+        &self.shared
     }
 
     /// The newest set.

@@ -117,9 +117,7 @@ fn parse_plain(text: &str) -> Parsed {
             continue;
         }
         p.data_lines += 1;
-        let (addr, rest) = line
-            .split_once(char::is_whitespace)
-            .unwrap_or((line, ""));
+        let (addr, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
         match Net::parse(addr) {
             Ok(net) => p.entries.push(ParsedEntry {
                 net,
@@ -427,7 +425,10 @@ mod tests {
 
     #[test]
     fn a_mostly_broken_file_is_refused() {
-        let p = parse(ListFormat::Plain, b"<html>\n<body>rate limited</body>\n</html>\n");
+        let p = parse(
+            ListFormat::Plain,
+            b"<html>\n<body>rate limited</body>\n</html>\n",
+        );
         assert!(p.verdict().is_err());
         let p = parse(ListFormat::Plain, b"1.2.3.4\nx\ny\n");
         assert!(p.verdict().is_err());

@@ -59,6 +59,10 @@ impl Net {
         }
     }
 
+    pub fn is_v4(&self) -> bool {
+        matches!(self, Net::V4 { .. })
+    }
+
     pub fn len(&self) -> u8 {
         match *self {
             Net::V4 { len, .. } | Net::V6 { len, .. } => len,
@@ -255,12 +259,20 @@ mod tests {
     fn nets_parse_and_mask() {
         assert_eq!(Net::parse("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
         assert_eq!(Net::parse("1.2.3.4").unwrap().to_string(), "1.2.3.4/32");
-        assert_eq!(Net::parse(" 2001:db8::1/32 ").unwrap().to_string(), "2001:db8::/32");
-        assert_eq!(Net::parse("::ffff:1.2.3.0/120").unwrap().to_string(), "1.2.3.0/24");
+        assert_eq!(
+            Net::parse(" 2001:db8::1/32 ").unwrap().to_string(),
+            "2001:db8::/32"
+        );
+        assert_eq!(
+            Net::parse("::ffff:1.2.3.0/120").unwrap().to_string(),
+            "1.2.3.0/24"
+        );
         assert_eq!(Net::parse("0.0.0.0/0").unwrap().to_string(), "0.0.0.0/0");
         assert!(Net::parse("::/0").unwrap().contains(ip("2001:db8::5")));
         assert!(!Net::parse("::/0").unwrap().contains(ip("1.2.3.4")));
-        assert!(Net::parse("1.2.3.0/24").unwrap().contains(ip("::ffff:1.2.3.9")));
+        assert!(Net::parse("1.2.3.0/24")
+            .unwrap()
+            .contains(ip("::ffff:1.2.3.9")));
         assert!(Net::parse("10.0.0.0/33").is_err());
         assert!(Net::parse("10.0.0.0/").is_err());
         assert!(Net::parse("10.0.0/8").is_err());
@@ -299,13 +311,19 @@ mod tests {
             (Net::parse("255.255.255.255/32").unwrap(), 1),
             (Net::parse("0.0.0.0/32").unwrap(), 2),
             (Net::parse("::/0").unwrap(), 3),
-            (Net::parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128").unwrap(), 4),
+            (
+                Net::parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128").unwrap(),
+                4,
+            ),
         ]);
         assert_eq!(t.lookup(ip("255.255.255.255")), Some(1));
         assert_eq!(t.lookup(ip("255.255.255.254")), Some(0));
         assert_eq!(t.lookup(ip("0.0.0.0")), Some(2));
         assert_eq!(t.lookup(ip("0.0.0.1")), Some(0));
-        assert_eq!(t.lookup(ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")), Some(4));
+        assert_eq!(
+            t.lookup(ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")),
+            Some(4)
+        );
         assert_eq!(t.lookup(ip("::1")), Some(3));
         assert_eq!(Table::build([]).lookup(ip("1.2.3.4")), None);
     }
@@ -336,8 +354,9 @@ mod tests {
 
     fn arb_ip() -> impl Strategy<Value = IpAddr> {
         prop_oneof![
-            (0u32..64, any::<u32>())
-                .prop_map(|(hi, lo)| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (hi << 20) | (lo & 0xfffff)))),
+            (0u32..64, any::<u32>()).prop_map(|(hi, lo)| IpAddr::V4(Ipv4Addr::from(
+                0x0a00_0000 | (hi << 20) | (lo & 0xfffff)
+            ))),
             any::<u32>().prop_map(|x| IpAddr::V4(Ipv4Addr::from(x))),
             (any::<u16>(), any::<u64>()).prop_map(|(hi, lo)| IpAddr::V6(Ipv6Addr::from(
                 (0x2001_0db8u128 << 96) | (u128::from(hi & 0xff) << 80) | u128::from(lo)

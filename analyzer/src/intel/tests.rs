@@ -42,6 +42,7 @@ fn list(name: &str, path: PathBuf, format: ListFormat, severity: Severity) -> In
         name: name.into(),
         path,
         format,
+        category: "test".into(),
         severity,
     }
 }
@@ -57,13 +58,19 @@ fn lists_load_and_the_most_specific_prefix_wins_across_lists() {
         lists: vec![
             list(
                 "spamhaus-drop",
-                d.write("drop.txt", "; DROP\n198.51.0.0/16 ; SBL1\n2001:db8::/32 ; SBL2\n"),
+                d.write(
+                    "drop.txt",
+                    "; DROP\n198.51.0.0/16 ; SBL1\n2001:db8::/32 ; SBL2\n",
+                ),
                 ListFormat::Drop,
                 Severity::High,
             ),
             list(
                 "scanners",
-                d.write("scan.txt", "198.51.100.7 # a scanner\n198.51.0.0/16\nbad line\n"),
+                d.write(
+                    "scan.txt",
+                    "198.51.100.7 # a scanner\n198.51.0.0/16\nbad line\n",
+                ),
                 ListFormat::Plain,
                 Severity::Medium,
             ),
@@ -74,7 +81,7 @@ fn lists_load_and_the_most_specific_prefix_wins_across_lists() {
                 Severity::Critical,
             ),
         ],
-        reload_check_secs: 60,
+        ..Default::default()
     };
     let (ti, events) = ThreatIntel::load(&config).unwrap();
     let bad: Vec<_> = events
@@ -86,31 +93,47 @@ fn lists_load_and_the_most_specific_prefix_wins_across_lists() {
         .collect();
     assert_eq!(bad, [("scanners", 3)]);
     let set = ti.snapshot();
-    assert_eq!(set.entries(), 6);
+    assert_eq!(set.entries(), 5);
     let m = set.lookup(ip("198.51.100.7")).unwrap();
-    assert_eq!((&*m.list.name, m.net.to_string()), ("scanners", "198.51.100.7/32".into()));
+    assert_eq!(
+        (&*m.list.name, m.net.to_string()),
+        ("scanners", "198.51.100.7/32".into())
+    );
     // Same /16 in two lists: the list configured first.
     let m = set.lookup(ip("198.51.3.3")).unwrap();
     assert_eq!(&*m.list.name, "spamhaus-drop");
     assert_eq!(m.reason.map(|r| &**r), Some("SBL1"));
     let m = set.lookup(ip("2001:db8::99")).unwrap();
-    assert_eq!((m.net.to_string(), m.reason.map(|r| &**r)), ("2001:db8::/32".into(), Some("SBL2")));
+    assert_eq!(
+        (m.net.to_string(), m.reason.map(|r| &**r)),
+        ("2001:db8::/32".into(), Some("SBL2"))
+    );
     let m = set.lookup(ip("203.0.113.200")).unwrap();
-    assert_eq!((&*m.list.name, m.list.severity), ("feed", Severity::Critical));
+    assert_eq!(
+        (&*m.list.name, m.list.severity),
+        ("feed", Severity::Critical)
+    );
     assert!(set.lookup(ip("192.0.2.1")).is_none());
-    let s = ti.summary([]);
-    assert_eq!((s.lists_loaded, s.entries, s.rejected_lines), (3, 6, 1));
-    assert_eq!(s.lists["scanners"].rejected_lines, 1);
+    let s = ti.stats();
+    assert_eq!((s.lists, s.entries_loaded, s.lines_rejected), (3, 5, 1));
+    assert_eq!(s.by_list["scanners"].rejected_lines, 1);
 }
 
 #[test]
 fn unusable_lists_fail_at_start() {
     let d = TempDir::new();
     let missing = ThreatIntelConfig {
-        lists: vec![list("x", d.0.join("nope.txt"), ListFormat::Plain, Severity::High)],
+        lists: vec![list(
+            "x",
+            d.0.join("nope.txt"),
+            ListFormat::Plain,
+            Severity::High,
+        )],
         ..Default::default()
     };
-    assert!(ThreatIntel::load(&missing).unwrap_err().contains("nope.txt"));
+    assert!(ThreatIntel::load(&missing)
+        .unwrap_err()
+        .contains("nope.txt"));
     let html = ThreatIntelConfig {
         lists: vec![list(
             "x",
@@ -123,8 +146,18 @@ fn unusable_lists_fail_at_start() {
     assert!(ThreatIntel::load(&html).is_err());
     let dup = ThreatIntelConfig {
         lists: vec![
-            list("x", d.write("a", "1.2.3.4\n"), ListFormat::Plain, Severity::High),
-            list("x", d.write("b", "1.2.3.5\n"), ListFormat::Plain, Severity::High),
+            list(
+                "x",
+                d.write("a", "1.2.3.4\n"),
+                ListFormat::Plain,
+                Severity::High,
+            ),
+            list(
+                "x",
+                d.write("b", "1.2.3.5\n"),
+                ListFormat::Plain,
+                Severity::High,
+            ),
         ],
         ..Default::default()
     };
@@ -153,7 +186,10 @@ fn a_changed_file_is_reloaded_and_a_broken_one_keeps_the_old_list() {
     assert_eq!(ti.generation(), 1);
 
     // Rewritten: the new contents, seen by the reader without any call on it but a lookup.
-    d.write("drop.txt", "; v2\n198.51.100.0/24 ; SBL200\n198.51.101.0/24 ; SBL201\n");
+    d.write(
+        "drop.txt",
+        "; v2\n198.51.100.0/24 ; SBL200\n198.51.101.0/24 ; SBL201\n",
+    );
     let ev = ti.check(false);
     assert!(
         matches!(&ev[..], [IntelEvent::Loaded { list, entries: 2, generation: 2, .. }] if list == "drop"),
@@ -168,18 +204,36 @@ fn a_changed_file_is_reloaded_and_a_broken_one_keeps_the_old_list() {
     assert!(set.lookup(ip("192.0.2.9")).is_some());
 
     // A broken rewrite (an error page instead of the list): old contents kept, counted once.
-    d.write("drop.txt", "<html>\n<body>503 Service Unavailable</body>\n</html>\n");
+    d.write(
+        "drop.txt",
+        "<html>\n<body>503 Service Unavailable</body>\n</html>\n",
+    );
     let ev = ti.check(false);
-    assert!(matches!(&ev[..], [IntelEvent::ReloadFailed { list, .. }] if list == "drop"), "{ev:?}");
-    assert!(ti.check(false).is_empty(), "the same broken file is reported once");
+    assert!(
+        matches!(&ev[..], [IntelEvent::ReloadFailed { list, .. }] if list == "drop"),
+        "{ev:?}"
+    );
+    assert!(
+        ti.check(false).is_empty(),
+        "the same broken file is reported once"
+    );
     assert_eq!(ti.generation(), 2);
     assert!(reader.current().lookup(ip("198.51.100.5")).is_some());
     // A truncated (empty) file and a deleted one: the same.
     d.write("drop.txt", "");
-    assert!(matches!(&ti.check(false)[..], [IntelEvent::ReloadFailed { .. }]));
+    assert!(matches!(
+        &ti.check(false)[..],
+        [IntelEvent::ReloadFailed { .. }]
+    ));
     std::fs::remove_file(&path).unwrap();
-    assert!(matches!(&ti.check(false)[..], [IntelEvent::ReloadFailed { .. }]));
-    assert!(ti.check(false).is_empty(), "a missing file is reported once");
+    assert!(matches!(
+        &ti.check(false)[..],
+        [IntelEvent::ReloadFailed { .. }]
+    ));
+    assert!(
+        ti.check(false).is_empty(),
+        "a missing file is reported once"
+    );
     assert!(reader.current().lookup(ip("198.51.100.5")).is_some());
 
     // Fixed again: reloaded.
@@ -194,10 +248,10 @@ fn a_changed_file_is_reloaded_and_a_broken_one_keeps_the_old_list() {
     assert_eq!(ti.check(true).len(), 2);
     assert_eq!(ti.generation(), 4);
 
-    let s = ti.summary([]);
+    let s = ti.stats();
     assert_eq!((s.reloads, s.reload_failures, s.generation), (4, 3, 4));
-    assert_eq!(s.lists["drop"].reload_failures, 3);
-    assert_eq!(s.lists["drop"].entries, 1);
+    assert_eq!(s.by_list["drop"].reload_failures, 3);
+    assert_eq!(s.by_list["drop"].entries, 1);
 }
 
 #[test]
@@ -205,7 +259,12 @@ fn workers_see_a_reload_from_another_thread() {
     let d = TempDir::new();
     d.write("l.txt", "10.0.0.0/8\n");
     let config = ThreatIntelConfig {
-        lists: vec![list("l", d.0.join("l.txt"), ListFormat::Plain, Severity::High)],
+        lists: vec![list(
+            "l",
+            d.0.join("l.txt"),
+            ListFormat::Plain,
+            Severity::High,
+        )],
         ..Default::default()
     };
     let (ti, _) = ThreatIntel::load(&config).unwrap();
@@ -264,6 +323,7 @@ fn bench_lookups_on_200k_prefixes() {
         stamp: None,
         entries: Arc::new(parsed.entries),
         rejected: 0,
+        over_limit: 0,
         reload_failures: 0,
         reloads: 0,
     }];
