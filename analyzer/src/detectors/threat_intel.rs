@@ -154,7 +154,7 @@ impl ThreatIntelDetector {
         s.last_offered = Some(o.ts);
         let reason = m.reason.map_or(String::new(), |r| format!(", {r}"));
         let host_len = if m.net.is_v4() { 32 } else { 128 };
-        let exact = m.net.len() == host_len;
+        let exact = m.net.prefix_len() == host_len;
         let via = if hit.is_some() {
             format!(" (X-Forwarded-For via {})", o.ip)
         } else {
@@ -186,9 +186,9 @@ impl ThreatIntelDetector {
                     },
                     Measure {
                         name: Cow::Owned(format!("matched_prefix:{}", m.net)),
-                        value: f64::from(m.net.len()),
+                        value: f64::from(m.net.prefix_len()),
                     },
-                    Measure::new("matched_prefix_len", f64::from(m.net.len())),
+                    Measure::new("matched_prefix_len", f64::from(m.net.prefix_len())),
                     Measure::new("list_entries", m.list.entries as f64),
                     Measure::new("list_generation", set.generation as f64),
                 ],

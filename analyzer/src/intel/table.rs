@@ -63,7 +63,7 @@ impl Net {
         matches!(self, Net::V4 { .. })
     }
 
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         match *self {
             Net::V4 { len, .. } | Net::V6 { len, .. } => len,
         }
@@ -332,7 +332,7 @@ mod tests {
     fn naive(nets: &[(Net, u32)], x: IpAddr) -> Option<u32> {
         nets.iter()
             .filter(|(n, _)| n.contains(x))
-            .min_by_key(|(n, id)| (std::cmp::Reverse(n.len()), *id))
+            .min_by_key(|(n, id)| (std::cmp::Reverse(n.prefix_len()), *id))
             .map(|(_, id)| *id)
     }
 
