@@ -2,7 +2,8 @@
 //!
 //! The table flattens any number of (possibly nested or duplicated) prefixes into sorted,
 //! disjoint address ranges, each labelled with the *most specific* prefix covering it; a
-//! lookup is one binary search (O(log n), no allocation). On an exact duplicate the entry
+//! lookup is one binary search (O(log n), no allocation); large IPv4 tables add a /16 index
+//! so the search stays within the ranges of one /16. On an exact duplicate the entry
 //! given first wins. IPv4 and IPv6 live in separate tables; IPv4-mapped IPv6 addresses
 //! (`::ffff:a.b.c.d`) are looked up, and listed, as the IPv4 address they carry.
 
@@ -208,10 +209,17 @@ impl<K: Bits> Ranges<K> {
     }
 }
 
+/// IPv4 tables with at least this many ranges get the /16 index.
+const V4_INDEX_MIN_RANGES: usize = 256;
+
 /// Longest-prefix-match lookup over IPv4 and IPv6 networks.
 #[derive(Debug, Default, Clone)]
 pub struct Table {
     v4: Ranges<u32>,
+    /// For large IPv4 tables: `v4_index[h]` is the first range starting at or after `h << 16`
+    /// (65,537 entries, 256 KiB), so a lookup binary-searches only the ranges starting in
+    /// its own /16 instead of the whole table (which misses the cache on every step).
+    v4_index: Vec<u32>,
     v6: Ranges<u128>,
 }
 
@@ -219,6 +227,10 @@ impl Table {
     /// Builds the table; each network carries an id (its entry). On an exact duplicate the
     /// lowest id wins; otherwise the most specific prefix does.
     pub fn build(nets: impl IntoIterator<Item = (Net, u32)>) -> Table {
+        Self::build_with(nets, V4_INDEX_MIN_RANGES)
+    }
+
+    fn build_with(nets: impl IntoIterator<Item = (Net, u32)>, index_min: usize) -> Table {
         let (mut v4, mut v6) = (Vec::new(), Vec::new());
         for (net, id) in nets {
             match net {
@@ -226,16 +238,44 @@ impl Table {
                 Net::V6 { addr, len } => v6.push((addr, addr | !mask128(len), id)),
             }
         }
+        let v4 = Ranges::build(v4);
+        let v4_index = if v4.len() >= index_min && !v4.starts.is_empty() {
+            let mut idx = Vec::with_capacity(65_537);
+            let mut i = 0usize;
+            for h in 0u64..=65_536 {
+                while v4.starts.get(i).is_some_and(|s| u64::from(*s) < h << 16) {
+                    i += 1;
+                }
+                idx.push(i as u32);
+            }
+            idx
+        } else {
+            Vec::new()
+        };
         Table {
-            v4: Ranges::build(v4),
+            v4,
+            v4_index,
             v6: Ranges::build(v6),
         }
+    }
+
+    fn lookup_v4(&self, x: u32) -> Option<u32> {
+        let h = (x >> 16) as usize;
+        let (Some(&lo), Some(&hi)) = (self.v4_index.get(h), self.v4_index.get(h + 1)) else {
+            return self.v4.lookup(x);
+        };
+        let (lo, hi) = (lo as usize, hi as usize);
+        let j = self.v4.starts.get(lo..hi)?.partition_point(|s| *s <= x);
+        // Ranges before `lo` start below this /16, so the one holding `x` is the last range
+        // starting in it at or before `x`, or else the last range before it.
+        let i = (lo + j).checked_sub(1)?;
+        (x <= *self.v4.ends.get(i)?).then(|| self.v4.ids.get(i).copied())?
     }
 
     /// The id of the most specific network containing `ip`.
     pub fn lookup(&self, ip: IpAddr) -> Option<u32> {
         match Key::of(ip) {
-            Key::V4(x) => self.v4.lookup(x),
+            Key::V4(x) => self.lookup_v4(x),
             Key::V6(x) => self.v6.lookup(x),
         }
     }
@@ -373,6 +413,7 @@ mod tests {
         ) {
             let nets: Vec<(Net, u32)> = nets.into_iter().zip(0u32..).collect();
             let t = Table::build(nets.iter().copied());
+            let indexed = Table::build_with(nets.iter().copied(), 0);
             // Probe the networks' own edges as well as random addresses.
             let mut all = probes;
             for (n, _) in &nets {
@@ -393,6 +434,7 @@ mod tests {
             }
             for x in all {
                 prop_assert_eq!(t.lookup(x), naive(&nets, x), "address {}", x);
+                prop_assert_eq!(indexed.lookup(x), naive(&nets, x), "indexed, address {}", x);
             }
         }
     }
