@@ -2,7 +2,10 @@
 //! fields are errors) with documented defaults, read from the `[analyzer]` table of the
 //! sensor's TOML.
 
+use crate::intel::parse::ListFormat;
+use apitap_proto::Severity;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// All analyzer settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +26,7 @@ pub struct AnalyzerConfig {
     pub scraping: ScrapingConfig,
     pub payload: PayloadSettings,
     pub protocol: ProtocolConfig,
+    pub threat_intel: ThreatIntelConfig,
     pub alerts: AlertConfig,
 }
 
@@ -41,6 +45,7 @@ impl Default for AnalyzerConfig {
             scraping: ScrapingConfig::default(),
             payload: PayloadSettings::default(),
             protocol: ProtocolConfig::default(),
+            threat_intel: ThreatIntelConfig::default(),
             alerts: AlertConfig::default(),
         }
     }
@@ -212,6 +217,99 @@ impl Default for ScrapingConfig {
             bulk_distinct_pages: 200,
         }
     }
+}
+
+/// Sources on threat-intelligence IP/CIDR lists. No lists: the detector is off.
+///
+/// Reload: the sensor checks the list files every `reload_check_secs` of *wall-clock* time
+/// in live capture (and on SIGHUP); a file whose modification time, size or inode changed is
+/// re-read and swapped in without a restart. A replay loads the lists once and never
+/// reloads them, so the same capture and the same files give the same alerts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThreatIntelConfig {
+    pub lists: Vec<IntelListConfig>,
+    /// Wall-clock seconds between checks of the list files in live capture. 0: only on
+    /// SIGHUP.
+    pub reload_check_secs: u64,
+    /// Networks kept per list; lines beyond are counted (`entries_over_limit`), not loaded.
+    pub max_entries_per_list: usize,
+    /// A list file larger than this is refused (a runaway download, not a list).
+    pub max_file_bytes: u64,
+    /// 0: only the packet's source address is looked up. N > 0: there are N proxies you
+    /// trust in front of the API, each appending to `X-Forwarded-For`; the N-th address from
+    /// the right (the one the outermost trusted proxy saw) is looked up as well, and a
+    /// listed one is the alert's actor. Never set it without such proxies: clients write
+    /// whatever they like in that header.
+    pub forwarded_for_hops: u8,
+}
+
+impl Default for ThreatIntelConfig {
+    fn default() -> Self {
+        ThreatIntelConfig {
+            lists: Vec::new(),
+            reload_check_secs: 60,
+            max_entries_per_list: 1_000_000,
+            max_file_bytes: 64 * 1024 * 1024,
+            forwarded_for_hops: 0,
+        }
+    }
+}
+
+impl ThreatIntelConfig {
+    /// Names present, unique and usable as metric labels; paths present.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.lists.len() > usize::from(u16::MAX) {
+            return Err("too many threat_intel lists".into());
+        }
+        for (i, l) in self.lists.iter().enumerate() {
+            if l.name.is_empty()
+                || !l
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(format!(
+                    "threat_intel list name {:?}: use letters, digits, '-', '_' or '.'",
+                    l.name
+                ));
+            }
+            if self.lists[..i].iter().any(|o| o.name == l.name) {
+                return Err(format!("threat_intel list name {:?} is used twice", l.name));
+            }
+            if l.path.as_os_str().is_empty() {
+                return Err(format!("threat_intel list {:?} has no path", l.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One list file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntelListConfig {
+    /// Named in alerts and metrics.
+    pub name: String,
+    pub path: PathBuf,
+    /// `plain` (one address or CIDR per line), `csv` (header row), `drop` (Spamhaus).
+    #[serde(default)]
+    pub format: ListFormat,
+    /// What the list holds, in the alert's evidence (e.g. `scanner`, `botnet`, `tor_exit`,
+    /// `hijacked_netblock`).
+    #[serde(default = "default_intel_category")]
+    pub category: String,
+    /// Severity of alerts for sources on this list.
+    #[serde(default = "default_intel_severity")]
+    pub severity: Severity,
+}
+
+fn default_intel_category() -> String {
+    "malicious".into()
+}
+
+fn default_intel_severity() -> Severity {
+    Severity::High
 }
 
 /// The alert manager.

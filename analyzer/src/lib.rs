@@ -4,6 +4,7 @@
 //! Modules: [`config`] (every threshold by name), [`template`] (endpoint templates),
 //! [`window`] (packet-time sliding counters), [`actors`] (bounded per-key state), [`login`]
 //! (credential checks and their outcome), [`detectors`] (one module per behaviour),
+//! [`intel`] (threat-intelligence IP/CIDR lists, shared by workers and reloadable),
 //! [`manager`] (dedupe, suppression, priority, rate cap), [`payload`] (the injection engine).
 //!
 //! [`Analyzer::observe`] takes one record at a time, in packet-time order, and returns the
@@ -14,6 +15,7 @@ pub mod actors;
 pub mod config;
 pub mod detectors;
 pub mod hashing;
+pub mod intel;
 pub mod login;
 pub mod manager;
 pub mod payload;
@@ -25,9 +27,10 @@ use config::AnalyzerConfig;
 use detectors::{
     bot::Bot, brute_force::BruteForce, credential_stuffing::CredentialStuffing,
     enumeration::Enumeration, forced_browsing::ForcedBrowsing, injection::Injection,
-    protocol::Protocol, rate_anomaly::RateAnomaly, scraping::Scraping, Candidate, Observation,
-    SourceState, SECOND,
+    protocol::Protocol, rate_anomaly::RateAnomaly, scraping::Scraping,
+    threat_intel::ThreatIntelDetector, Candidate, Observation, SourceState, SECOND,
 };
+use intel::{ThreatIntel, ThreatIntelStats};
 use manager::{AlertManager, AlertStats};
 use serde::Serialize;
 use template::{TemplateStats, Templater};
@@ -42,6 +45,8 @@ pub struct AnalyzerStats {
     /// Per-actor state evicted to stay within `max_actors`, summed over detectors.
     pub actors_evicted: u64,
     pub payload: detectors::injection::InjectionStats,
+    /// Threat-intel lookups and matches in this worker, and the shared lists' counters.
+    pub threat_intel: ThreatIntelStats,
     pub alerts: AlertStats,
 }
 
@@ -58,6 +63,7 @@ pub struct Analyzer {
     scraping: Scraping,
     injection: Injection,
     protocol: Protocol,
+    threat_intel: ThreatIntelDetector,
     manager: AlertManager,
     /// Reused: aggregated candidates that came due.
     due: Vec<(Candidate, manager::AlertSubject)>,
@@ -73,18 +79,35 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    /// Builds an analyzer; a configuration error (unknown category, bad prefix) is returned.
+    /// Builds an analyzer; a configuration error (unknown category, bad prefix, unusable
+    /// threat-intel list) is returned. Threat-intel lists are loaded for this analyzer
+    /// alone: workers that share them (and a reloader) use [`Analyzer::with_threat_intel`].
     pub fn new(config: AnalyzerConfig) -> Result<Self, String> {
-        let engine = payload::PayloadDetector::new(config.payload.engine())
-            .map_err(|e| format!("analyzer.payload: {e}"))?;
-        Self::with_payload_engine(config, std::sync::Arc::new(engine))
+        let intel = if config.threat_intel.lists.is_empty() {
+            None
+        } else {
+            Some(ThreatIntel::load(&config.threat_intel)?.0)
+        };
+        Self::with_threat_intel(config, intel)
     }
 
-    /// [`Self::new`] sharing an already compiled payload engine (the engines are immutable;
-    /// the sensor's workers share one).
-    pub fn with_payload_engine(
+    /// Builds an analyzer that reads the given shared lists (`None`: detector off); the
+    /// lists in `config.threat_intel` are not loaded again.
+    pub fn with_threat_intel(
+        config: AnalyzerConfig,
+        intel: Option<std::sync::Arc<ThreatIntel>>,
+    ) -> Result<Self, String> {
+        let engine = payload::PayloadDetector::new(config.payload.engine())
+            .map_err(|e| format!("analyzer.payload: {e}"))?;
+        Self::with_shared(config, std::sync::Arc::new(engine), intel)
+    }
+
+    /// Builds an analyzer sharing an already compiled payload engine (immutable) and
+    /// threat-intel lists with other workers.
+    pub fn with_shared(
         config: AnalyzerConfig,
         engine: std::sync::Arc<payload::PayloadDetector>,
+        intel: Option<std::sync::Arc<ThreatIntel>>,
     ) -> Result<Self, String> {
         let ttl = config.actor_ttl_secs * SECOND;
         let (n, cap) = (config.max_actors, config.distinct_cap);
@@ -101,6 +124,7 @@ impl Analyzer {
             injection: Injection::new(config.payload.clone(), engine, ttl),
             protocol: Protocol::new(config.protocol.clone()),
             due: Vec::new(),
+            threat_intel: ThreatIntelDetector::new(&config.threat_intel, intel, n, ttl),
             manager: AlertManager::new(config.alerts.clone())?,
             account_hasher: hashing::fixed(),
             records: 0,
@@ -141,7 +165,7 @@ impl Analyzer {
             login,
         };
         let src = self.sources.entry(&o.ip, o.ts);
-        let mut candidates: [Option<Candidate>; 9] = Default::default();
+        let mut candidates: [Option<Candidate>; 10] = Default::default();
         if login.is_some() {
             let bf = src.brute_force.get_or_insert_with(Box::default);
             candidates[0] = self.brute_force.observe(&o, bf);
@@ -157,6 +181,7 @@ impl Analyzer {
         candidates[7] = self.protocol.smuggling(&o);
         candidates[8] = self.protocol.evasion(&o, &mut src.protocol);
         self.injection.observe(&o);
+        candidates[9] = self.threat_intel.observe(&o);
         for c in candidates.into_iter().flatten() {
             if let Some(a) = self.manager.offer(c, r, o.ts) {
                 out.push(a);
@@ -190,8 +215,11 @@ impl Analyzer {
             login_attempts: self.login_attempts,
             failed_logins: self.failed_logins,
             templates: self.templater.stats.clone(),
-            actors_evicted: self.sources.evicted + self.enumeration.walks.evicted,
+            actors_evicted: self.sources.evicted
+                + self.enumeration.walks.evicted
+                + self.threat_intel.actors.evicted,
             payload: self.injection.stats(),
+            threat_intel: self.threat_intel.stats(),
             alerts: self.manager.stats(),
         }
     }

@@ -516,3 +516,182 @@ fn a_scanner_is_reported_as_what_it_does_not_also_as_a_bot() {
     assert_eq!(categories(&alerts), [Category::ForcedBrowsing]);
     assert!(a.stats().alerts.subsumed > 0);
 }
+
+/// A fresh directory for list files, removed on drop.
+struct ListDir(std::path::PathBuf);
+
+impl ListDir {
+    fn new(tag: &str) -> ListDir {
+        let d = std::env::temp_dir().join(format!("apitap-ti-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        ListDir(d)
+    }
+
+    /// Writes atomically (temp file + rename), as list updaters do.
+    fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let p = self.0.join(name);
+        let tmp = self.0.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &p).unwrap();
+        p
+    }
+}
+
+impl Drop for ListDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn intel_config(
+    lists: Vec<(&str, std::path::PathBuf, intel::parse::ListFormat)>,
+) -> AnalyzerConfig {
+    let mut c = AnalyzerConfig::default();
+    c.threat_intel.lists = lists
+        .into_iter()
+        .map(|(name, path, format)| config::IntelListConfig {
+            name: name.into(),
+            path,
+            format,
+            category: "scanner".into(),
+            severity: apitap_proto::Severity::High,
+        })
+        .collect();
+    c
+}
+
+fn measure(a: &Alert, name: &str) -> Option<f64> {
+    a.apitap
+        .evidence
+        .observed
+        .iter()
+        .find(|m| m.name == name)
+        .map(|m| m.value)
+}
+
+#[test]
+fn listed_sources_alert_once_each_and_a_rewritten_list_is_picked_up() {
+    use intel::parse::ListFormat;
+    let d = ListDir::new("reload");
+    let drop = d.write("drop.txt", "; Spamhaus DROP\n198.18.5.0/24 ; SBL1\n");
+    let plain = d.write(
+        "plain.txt",
+        "2001:db8::7 # a scanner\ngarbage\n198.18.9.9\n",
+    );
+    let config = intel_config(vec![
+        ("drop", drop, ListFormat::Drop),
+        ("scanners", plain, ListFormat::Plain),
+    ]);
+    let (shared, _) = ThreatIntel::load(&config.threat_intel).unwrap();
+    let mut a = Analyzer::with_threat_intel(config, Some(shared.clone())).unwrap();
+    let mut out = Vec::new();
+    for i in 0..20 {
+        let t = T0 + i * S;
+        a.observe(
+            &rec(t, "198.18.5.9", "GET", "/api/items", 200, b""),
+            &mut out,
+        );
+        a.observe(
+            &rec(t, "198.18.6.1", "GET", "/api/items", 200, b""),
+            &mut out,
+        );
+        a.observe(
+            &rec(t, "2001:db8::7", "GET", "/api/items", 200, b""),
+            &mut out,
+        );
+        a.observe(
+            &rec(t, "2001:db8::8", "GET", "/api/items", 200, b""),
+            &mut out,
+        );
+    }
+    let actors: Vec<&str> = out
+        .iter()
+        .filter(|x| x.apitap.category == Category::ThreatIntel)
+        .map(|x| &*x.apitap.actor)
+        .collect();
+    assert_eq!(actors, ["198.18.5.9", "2001:db8::7"]);
+    let first = &out[0];
+    assert_eq!(measure(first, "requests"), Some(1.0));
+    assert_eq!(measure(first, "matched_prefix_len"), Some(24.0));
+    assert_eq!(measure(first, "list:drop"), Some(1.0));
+    assert_eq!(measure(first, "matched_prefix:198.18.5.0/24"), Some(24.0));
+    assert!(
+        first.apitap.evidence.summary.contains("SBL1"),
+        "{}",
+        first.apitap.evidence.summary
+    );
+    let st = a.stats().threat_intel;
+    assert_eq!(
+        (st.lookups, st.matches, st.entries_loaded, st.lines_rejected),
+        (80, 40, 3, 1)
+    );
+    assert_eq!(st.by_list["scanners"].matches, 20);
+
+    // The list is rewritten: after the owner's check, the next request of a newly listed
+    // source alerts, and one no longer listed is not looked up as listed any more.
+    d.write(
+        "drop.txt",
+        "; Spamhaus DROP, next day\n198.18.6.0/24 ; SBL2\n",
+    );
+    assert_eq!(shared.check(false).len(), 1);
+    out.clear();
+    for i in 20..25 {
+        let t = T0 + i * S;
+        a.observe(
+            &rec(t, "198.18.5.9", "GET", "/api/items", 200, b""),
+            &mut out,
+        );
+        a.observe(
+            &rec(t, "198.18.6.1", "GET", "/api/items", 200, b""),
+            &mut out,
+        );
+    }
+    let actors: Vec<&str> = out.iter().map(|x| &*x.apitap.actor).collect();
+    assert_eq!(actors, ["198.18.6.1"]);
+    assert!(out[0].apitap.evidence.summary.contains("SBL2"));
+    let st = a.stats().threat_intel;
+    assert_eq!((st.reloads, st.generation, st.matches), (1, 2, 45));
+}
+
+#[test]
+fn forwarded_for_is_looked_up_only_when_trusted() {
+    use intel::parse::ListFormat;
+    let d = ListDir::new("xff");
+    let l = d.write("l.txt", "203.0.113.0/24\n");
+    let mut r = rec(T0, "198.18.0.1", "GET", "/api/items", 200, b"");
+    r.extras.request_headers = vec![(
+        "x-forwarded-for".into(),
+        "203.0.113.50, 198.18.0.200".into(),
+    )];
+    for (hops, expect) in [(0u8, None), (1, None), (2, Some("203.0.113.50"))] {
+        let mut c = intel_config(vec![("l", l.clone(), ListFormat::Plain)]);
+        c.threat_intel.forwarded_for_hops = hops;
+        let mut a = Analyzer::new(c).unwrap();
+        let mut out = Vec::new();
+        a.observe(&r, &mut out);
+        assert_eq!(out.first().map(|x| &*x.apitap.actor), expect, "hops {hops}");
+        if let Some(x) = out.first() {
+            assert!(x.apitap.evidence.summary.contains("via 198.18.0.1"));
+        }
+    }
+}
+
+#[test]
+fn list_size_limits_are_enforced_and_counted() {
+    use intel::parse::ListFormat;
+    let d = ListDir::new("limits");
+    let l = d.write("l.txt", "198.18.1.1\n198.18.1.2\n198.18.1.3\n");
+    let mut c = intel_config(vec![("l", l, ListFormat::Plain)]);
+    c.threat_intel.max_entries_per_list = 2;
+    let mut a = Analyzer::new(c.clone()).unwrap();
+    let mut out = Vec::new();
+    for ip in ["198.18.1.1", "198.18.1.2", "198.18.1.3"] {
+        a.observe(&rec(T0, ip, "GET", "/", 200, b""), &mut out);
+    }
+    assert_eq!(out.len(), 2);
+    let st = a.stats().threat_intel;
+    assert_eq!((st.entries_loaded, st.entries_over_limit), (2, 1));
+    c.threat_intel.max_file_bytes = 10;
+    let e = Analyzer::new(c).err().unwrap();
+    assert!(e.contains("max_file_bytes"), "{e}");
+}

@@ -7,6 +7,13 @@
 //! What spans sources (one identity or account used from many addresses, endpoint-wide
 //! floods) is seen per shard only; a second keyed stage is the planned answer.
 //!
+//! Threat-intel lists are loaded once and shared by every worker (each reads the current
+//! version with one atomic load per record). In live capture a reload thread re-reads the
+//! list files whose modification time, size or inode changed, every
+//! `threat_intel.reload_check_secs` of wall-clock time, and every list at once on SIGHUP;
+//! the workers pick the new version up at their next record. A replay never reloads, so
+//! its alerts depend on the capture and the files as they were at start only.
+//!
 //! Capture never waits on analysis with the `drop` policy: a full shard channel drops the
 //! record for analysis (it is still written) and counts it. In replay the alerts are written
 //! sorted by time, rule and actor when the run ends, so a replay gives byte-identical alert
@@ -15,6 +22,7 @@
 use crate::config::FullPolicy;
 use anyhow::{Context as _, Result};
 use apitap_analyzer::config::AnalyzerConfig;
+use apitap_analyzer::intel::{IntelEvent, ThreatIntel, ThreatIntelStats};
 use apitap_analyzer::{Analyzer, AnalyzerStats};
 use apitap_proto::{Alert, RequestRecord};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
@@ -23,8 +31,10 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Where alerts go.
 #[derive(Debug, Clone)]
@@ -42,6 +52,9 @@ pub struct AnalysisOptions {
     pub sink: AlertSink,
     /// Write alerts sorted at the end (replay) instead of as they come (live).
     pub sorted: bool,
+    /// Live capture: threat-intel lists are reloaded when their files change and on SIGHUP.
+    /// Off in replay (deterministic).
+    pub reload_lists: bool,
 }
 
 /// What the analysis stage counted.
@@ -66,6 +79,9 @@ pub struct AnalysisSummary {
     pub alerts_by_category: BTreeMap<String, u64>,
     /// Payload scanning: work done, findings by family, every bound hit.
     pub payload: apitap_analyzer::detectors::injection::InjectionStats,
+    /// Lists, entries, rejected lines, reloads, lookups and matches (lists configured only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threat_intel: Option<ThreatIntelStats>,
     /// The sources with the most alerts: (actor, alerts), most first (at most 10).
     #[serde(skip)]
     pub top_actors: Vec<(String, u64)>,
@@ -84,6 +100,73 @@ pub struct Analysis {
     policy: FullPolicy,
     offered: u64,
     dropped: u64,
+    intel: Option<Arc<ThreatIntel>>,
+    reloader: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+}
+
+/// Logs what loading or reloading a list did.
+fn log_intel(events: &[IntelEvent]) {
+    for e in events {
+        match e {
+            IntelEvent::Loaded {
+                list,
+                path,
+                entries,
+                rejected,
+                generation,
+            } => tracing::info!(
+                list,
+                path,
+                entries,
+                rejected,
+                generation,
+                "threat_intel list loaded"
+            ),
+            IntelEvent::BadLine { list, path, bad } => tracing::warn!(
+                list,
+                path,
+                line = bad.line,
+                text = %bad.text,
+                why = bad.why,
+                "threat_intel line rejected"
+            ),
+            IntelEvent::ReloadFailed { list, path, error } => tracing::warn!(
+                list,
+                path,
+                error,
+                "threat_intel list reload failed; the previous version stays in use"
+            ),
+        }
+    }
+}
+
+/// The live reload thread: file changes every `every` (None: never), all lists on SIGHUP;
+/// sleeps in short steps so `stop` ends it promptly.
+fn spawn_reloader(
+    intel: Arc<ThreatIntel>,
+    every: Option<Duration>,
+) -> Result<(Arc<AtomicBool>, JoinHandle<()>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())?;
+    let st = stop.clone();
+    let h = std::thread::Builder::new()
+        .name("apitap-intel-reload".into())
+        .spawn(move || {
+            let mut last = Instant::now();
+            while !st.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                if hup.swap(false, Ordering::Relaxed) {
+                    tracing::info!("SIGHUP: reloading every threat_intel list");
+                    log_intel(&intel.check(true));
+                    last = Instant::now();
+                } else if every.is_some_and(|e| last.elapsed() >= e) {
+                    log_intel(&intel.check(false));
+                    last = Instant::now();
+                }
+            }
+        })?;
+    Ok((stop, h))
 }
 
 fn shard_of(ip: std::net::IpAddr, n: usize) -> usize {
@@ -93,13 +176,22 @@ fn shard_of(ip: std::net::IpAddr, n: usize) -> usize {
 
 impl Analysis {
     pub fn start(opts: AnalysisOptions, policy: FullPolicy) -> Result<Analysis> {
-        // The payload engines are compiled once and shared (they are immutable); the
-        // configuration is checked once, before any thread starts.
+        // The payload engines are compiled once and shared (they are immutable); lists are
+        // loaded once for every worker.
         let engine = Arc::new(
             apitap_analyzer::payload::PayloadDetector::new(opts.config.payload.engine())
                 .map_err(|e| anyhow::anyhow!("analyzer: {e}"))?,
         );
-        Analyzer::with_payload_engine(opts.config.clone(), engine.clone())
+        let intel = if opts.config.threat_intel.lists.is_empty() {
+            None
+        } else {
+            let (ti, events) = ThreatIntel::load(&opts.config.threat_intel)
+                .map_err(|e| anyhow::anyhow!("analyzer: {e}"))?;
+            log_intel(&events);
+            Some(ti)
+        };
+        // Check the configuration once, before any thread starts.
+        Analyzer::with_shared(opts.config.clone(), engine.clone(), intel.clone())
             .map_err(|e| anyhow::anyhow!("analyzer: {e}"))?;
         let out: Option<Box<dyn std::io::Write + Send>> = match &opts.sink {
             AlertSink::None => None,
@@ -125,8 +217,9 @@ impl Analysis {
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
             let (tx, rx) = bounded::<Arc<RequestRecord>>(opts.channel_capacity.max(1));
-            let mut analyzer = Analyzer::with_payload_engine(opts.config.clone(), engine.clone())
-                .map_err(|e| anyhow::anyhow!("analyzer: {e}"))?;
+            let mut analyzer =
+                Analyzer::with_shared(opts.config.clone(), engine.clone(), intel.clone())
+                    .map_err(|e| anyhow::anyhow!("analyzer: {e}"))?;
             let alert_tx = alert_tx.clone();
             workers.push(
                 std::thread::Builder::new()
@@ -150,6 +243,16 @@ impl Analysis {
             );
             shards.push(tx);
         }
+        let reloader = match &intel {
+            Some(ti) if opts.reload_lists => {
+                let secs = opts.config.threat_intel.reload_check_secs;
+                Some(spawn_reloader(
+                    ti.clone(),
+                    (secs > 0).then(|| Duration::from_secs(secs)),
+                )?)
+            }
+            _ => None,
+        };
         Ok(Analysis {
             shards,
             workers,
@@ -157,6 +260,8 @@ impl Analysis {
             policy,
             offered: 0,
             dropped: 0,
+            intel,
+            reloader,
         })
     }
 
@@ -190,8 +295,14 @@ impl Analysis {
             writer,
             offered,
             dropped,
+            intel,
+            reloader,
             ..
         } = self;
+        if let Some((stop, h)) = reloader {
+            stop.store(true, Ordering::Relaxed);
+            let _ = h.join();
+        }
         let n = shards.len();
         drop(shards);
         let mut s = AnalysisSummary {
@@ -209,6 +320,11 @@ impl Analysis {
             s.failed_logins += st.failed_logins;
             s.templates_tracked += st.templates.positions_tracked;
             s.actors_evicted += st.actors_evicted + st.alerts.open_evicted;
+            if intel.is_some() {
+                s.threat_intel
+                    .get_or_insert_with(Default::default)
+                    .merge(&st.threat_intel);
+            }
             s.alert_candidates += st.alerts.candidates;
             s.alerts_emitted += st.alerts.emitted;
             s.alerts_deduplicated += st.alerts.deduplicated;

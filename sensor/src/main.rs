@@ -245,6 +245,7 @@ fn execute(
             p => AlertSink::File(PathBuf::from(p)),
         },
         sorted: sorted_alerts,
+        reload_lists: default_policy == FullPolicy::Drop,
     });
     let engine = Engine::new(&cfg, builder);
     let opts = RunOptions {

@@ -155,6 +155,21 @@ impl Summary {
                 fmt_num(a.alerts_dropped_rate_cap),
                 fmt_num(a.alerts_dropped_write_error)
             );
+            if let Some(t) = &a.threat_intel {
+                let _ = writeln!(
+                    s,
+                    "  {:<10} lists={}  entries={}  lines_rejected={}  over_limit={}  reloads={}  reload_failures={}  lookups={}  matches={}",
+                    "intel",
+                    t.lists,
+                    fmt_num(t.entries_loaded),
+                    fmt_num(t.lines_rejected),
+                    fmt_num(t.entries_over_limit),
+                    t.reloads,
+                    t.reload_failures,
+                    fmt_num(t.lookups),
+                    fmt_num(t.matches)
+                );
+            }
             if !a.alerts_by_category.is_empty() {
                 let _ = writeln!(s, "  alerts by category:");
                 for (cat, n) in &a.alerts_by_category {

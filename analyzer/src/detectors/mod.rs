@@ -2,9 +2,9 @@
 //! each returning [`Candidate`] alerts with numeric evidence for the alert manager.
 //!
 //! Modules: [`brute_force`], [`credential_stuffing`], [`forced_browsing`], [`enumeration`],
-//! [`rate_anomaly`], [`bot`], [`scraping`], [`injection`] (payloads), [`protocol`]
-//! (smuggling and evasion). Each keeps its state in [`crate::actors::ActorTable`]s (bounded,
-//! evictions counted) and runs on packet time only.
+//! [`rate_anomaly`], [`bot`], [`scraping`], [`threat_intel`], [`injection`] (payloads),
+//! [`protocol`] (smuggling and evasion). Each keeps its state in
+//! [`crate::actors::ActorTable`]s (bounded, evictions counted) and runs on packet time only.
 
 pub mod bot;
 pub mod brute_force;
@@ -15,6 +15,7 @@ pub mod injection;
 pub mod protocol;
 pub mod rate_anomaly;
 pub mod scraping;
+pub mod threat_intel;
 
 use crate::login::LoginAttempt;
 use apitap_proto::{Category, Evidence, Recommendation, RequestRecord, Severity};
