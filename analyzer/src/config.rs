@@ -24,6 +24,7 @@ pub struct AnalyzerConfig {
     pub rate_anomaly: RateAnomalyConfig,
     pub bot: BotConfig,
     pub scraping: ScrapingConfig,
+    pub account_takeover: AccountTakeoverConfig,
     pub payload: PayloadSettings,
     pub protocol: ProtocolConfig,
     pub threat_intel: ThreatIntelConfig,
@@ -43,6 +44,7 @@ impl Default for AnalyzerConfig {
             rate_anomaly: RateAnomalyConfig::default(),
             bot: BotConfig::default(),
             scraping: ScrapingConfig::default(),
+            account_takeover: AccountTakeoverConfig::default(),
             payload: PayloadSettings::default(),
             protocol: ProtocolConfig::default(),
             threat_intel: ThreatIntelConfig::default(),
@@ -442,6 +444,39 @@ impl Default for ProtocolConfig {
             enabled: true,
             min_anomalies: 3,
             window_secs: 300,
+        }
+    }
+}
+
+/// An account used by someone else: lock-out changes, success after failures, concurrent
+/// use from far-apart networks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountTakeoverConfig {
+    /// Window for a burst of sensitive writes (credentials, contact, payment, API keys).
+    pub window_secs: u64,
+    /// Distinct kinds of account-recovery data changed in the window.
+    pub min_sensitive_kinds: u32,
+    /// A login succeeding after this many failures from its source (brute-force window).
+    pub min_failures_before_success: u32,
+    /// Requests and age before an identity's networks and clients count as its history.
+    pub min_history_requests: u32,
+    pub min_history_secs: u64,
+    /// Switches between networks with no common /16 within `concurrent_secs`.
+    pub min_network_switches: u32,
+    pub concurrent_secs: u64,
+}
+
+impl Default for AccountTakeoverConfig {
+    fn default() -> Self {
+        AccountTakeoverConfig {
+            window_secs: 600,
+            min_sensitive_kinds: 2,
+            min_failures_before_success: 10,
+            min_history_requests: 5,
+            min_history_secs: 300,
+            min_network_switches: 4,
+            concurrent_secs: 120,
         }
     }
 }

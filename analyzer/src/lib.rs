@@ -25,10 +25,11 @@ pub mod window;
 use apitap_proto::{Alert, RequestRecord};
 use config::AnalyzerConfig;
 use detectors::{
-    bot::Bot, brute_force::BruteForce, credential_stuffing::CredentialStuffing,
-    enumeration::Enumeration, forced_browsing::ForcedBrowsing, injection::Injection,
-    protocol::Protocol, rate_anomaly::RateAnomaly, scraping::Scraping,
-    threat_intel::ThreatIntelDetector, Candidate, Observation, SourceState, SECOND,
+    account_takeover::AccountTakeover, bot::Bot, brute_force::BruteForce,
+    credential_stuffing::CredentialStuffing, enumeration::Enumeration,
+    forced_browsing::ForcedBrowsing, injection::Injection, protocol::Protocol,
+    rate_anomaly::RateAnomaly, scraping::Scraping, threat_intel::ThreatIntelDetector, Candidate,
+    Observation, SourceState, SECOND,
 };
 use intel::{ThreatIntel, ThreatIntelStats};
 use manager::{AlertManager, AlertStats};
@@ -61,6 +62,7 @@ pub struct Analyzer {
     rate_anomaly: RateAnomaly,
     bot: Bot,
     scraping: Scraping,
+    account_takeover: AccountTakeover,
     injection: Injection,
     protocol: Protocol,
     threat_intel: ThreatIntelDetector,
@@ -121,6 +123,7 @@ impl Analyzer {
             rate_anomaly: RateAnomaly::new(config.rate_anomaly.clone()),
             bot: Bot::new(config.bot.clone()).map_err(|e| format!("analyzer.bot: {e}"))?,
             scraping: Scraping::new(config.scraping.clone(), cap),
+            account_takeover: AccountTakeover::new(config.account_takeover.clone(), n, ttl),
             injection: Injection::new(config.payload.clone(), engine, ttl),
             protocol: Protocol::new(config.protocol.clone()),
             due: Vec::new(),
@@ -165,9 +168,11 @@ impl Analyzer {
             login,
         };
         let src = self.sources.entry(&o.ip, o.ts);
-        let mut candidates: [Option<Candidate>; 10] = Default::default();
+        let mut candidates: [Option<Candidate>; 13] = Default::default();
         if login.is_some() {
             let bf = src.brute_force.get_or_insert_with(Box::default);
+            let failures_before = bf.recent_failures(o.ts, self.brute_force.window());
+            candidates[10] = self.account_takeover.login_success(&o, failures_before);
             candidates[0] = self.brute_force.observe(&o, bf);
             let cs = src.credential_stuffing.get_or_insert_with(Box::default);
             candidates[1] = self.credential_stuffing.observe(&o, cs);
@@ -182,6 +187,11 @@ impl Analyzer {
         candidates[8] = self.protocol.evasion(&o, &mut src.protocol);
         self.injection.observe(&o);
         candidates[9] = self.threat_intel.observe(&o);
+        let mut ato: [Option<Candidate>; 2] = Default::default();
+        self.account_takeover.observe(&o, &mut ato);
+        let [a, b] = ato;
+        candidates[11] = a;
+        candidates[12] = b;
         for c in candidates.into_iter().flatten() {
             if let Some(a) = self.manager.offer(c, r, o.ts) {
                 out.push(a);
@@ -217,7 +227,8 @@ impl Analyzer {
             templates: self.templater.stats.clone(),
             actors_evicted: self.sources.evicted
                 + self.enumeration.walks.evicted
-                + self.threat_intel.actors.evicted,
+                + self.threat_intel.actors.evicted
+                + self.account_takeover.identities.evicted,
             payload: self.injection.stats(),
             threat_intel: self.threat_intel.stats(),
             alerts: self.manager.stats(),

@@ -149,7 +149,15 @@ fn credential_stuffing_many_accounts() {
         })
         .collect();
     let (alerts, _) = run(&rs);
-    assert_eq!(categories(&alerts), [Category::CredentialStuffing]);
+    // The one success at the end of the run is the account taken over.
+    assert_eq!(
+        categories(&alerts),
+        [Category::CredentialStuffing, Category::AccountTakeover]
+    );
+    assert_eq!(
+        alerts[1].rule.id,
+        "apitap.account_takeover.success_after_failures"
+    );
     assert!(!serde_json::to_string(&alerts)
         .unwrap()
         .contains("example.com"));
@@ -694,4 +702,121 @@ fn list_size_limits_are_enforced_and_counted() {
     c.threat_intel.max_file_bytes = 10;
     let e = Analyzer::new(c).err().unwrap();
     assert!(e.contains("max_file_bytes"), "{e}");
+}
+
+fn with_identity(mut r: RequestRecord, id: &str) -> RequestRecord {
+    r.apitap.identity = Some(apitap_proto::Identity {
+        kind: Cow::Borrowed("jwt"),
+        id: id.into(),
+        source: None,
+    });
+    r
+}
+
+#[test]
+fn lockout_changes_from_a_new_place_are_account_takeover() {
+    let mut v = Vec::new();
+    // The owner: a week of ordinary reads and one phone change from home.
+    for i in 0..20 {
+        v.push(with_identity(
+            rec(
+                i * 60 * S,
+                "198.18.7.10",
+                "GET",
+                "/api/v1/users/42",
+                200,
+                b"",
+            ),
+            "k1:owner",
+        ));
+    }
+    v.push(with_identity(
+        rec(
+            21 * 60 * S,
+            "198.18.7.10",
+            "PUT",
+            "/api/v1/users/42",
+            200,
+            br#"{"phone":"+1"}"#,
+        ),
+        "k1:owner",
+    ));
+    let (alerts, _) = run(&v);
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    // Someone else: new network and client, email and password and a card within minutes.
+    let t = 3600 * S;
+    let other = |r| with_ua(with_identity(r, "k1:owner"), "python-requests/2.31");
+    v.push(other(rec(
+        t,
+        "198.19.99.5",
+        "GET",
+        "/api/v1/users/42",
+        200,
+        b"",
+    )));
+    v.push(other(rec(
+        t + 5 * S,
+        "198.19.99.5",
+        "PUT",
+        "/api/v1/users/42",
+        200,
+        br#"{"email":"x@evil.example"}"#,
+    )));
+    v.push(other(rec(
+        t + 9 * S,
+        "198.19.99.5",
+        "POST",
+        "/api/v1/users/42/password",
+        204,
+        br#"{"new_password":"x"}"#,
+    )));
+    let (alerts, _) = run(&v);
+    let ato: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.apitap.category == Category::AccountTakeover)
+        .collect();
+    assert_eq!(ato.len(), 1, "{alerts:#?}");
+    let a = ato[0];
+    assert_eq!(a.apitap.severity, apitap_proto::Severity::Critical);
+    assert_eq!(&*a.apitap.actor, "k1:owner");
+    assert!(
+        a.apitap.evidence.summary.contains("contact"),
+        "{}",
+        a.apitap.evidence.summary
+    );
+    assert!(a.apitap.evidence.summary.contains("credentials"));
+}
+
+#[test]
+fn one_token_alternating_between_far_networks_is_account_takeover() {
+    let mut v = Vec::new();
+    for i in 0..8 {
+        let ip = if i % 2 == 0 {
+            "198.18.1.1"
+        } else {
+            "198.19.200.1"
+        };
+        v.push(with_identity(
+            rec(1000 * S + i * 10 * S, ip, "GET", "/api/v1/orders", 200, b""),
+            "k1:shared",
+        ));
+    }
+    let (alerts, _) = run(&v);
+    assert_eq!(
+        categories(&alerts),
+        [Category::AccountTakeover],
+        "{alerts:#?}"
+    );
+    assert_eq!(alerts[0].apitap.detector, "account_takeover");
+    // The same token moving once (home to office) is not.
+    let v: Vec<_> = (0..8)
+        .map(|i| {
+            let ip = if i < 4 { "198.18.1.1" } else { "198.19.200.1" };
+            with_identity(
+                rec(1000 * S + i * 10 * S, ip, "GET", "/api/v1/orders", 200, b""),
+                "k1:mover",
+            )
+        })
+        .collect();
+    assert!(run(&v).0.is_empty());
 }

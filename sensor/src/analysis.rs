@@ -1,11 +1,14 @@
 //! Analysis stage: records fan out from the capture thread to N analyzer workers, sharded by
-//! source address over bounded crossbeam channels; each worker owns one
-//! [`apitap_analyzer::Analyzer`] (its shard's state, no locks) and sends the alerts it raises
-//! to one alert-writer thread.
+//! actor key — the caller identity when the record has one, else the source address — over
+//! bounded crossbeam channels; each worker owns one [`apitap_analyzer::Analyzer`] (its
+//! shard's state, no locks) and sends the alerts it raises to one alert-writer thread.
 //!
-//! Sharding by source address keeps every per-source detector exact within one worker.
-//! What spans sources (one identity or account used from many addresses, endpoint-wide
-//! floods) is seen per shard only; a second keyed stage is the planned answer.
+//! The choice and its cost: one identity's requests from every address meet in one worker
+//! (account takeover, object walking are exact), and so do one address's unauthenticated
+//! requests (logins, scanners, floods). An address sending both authenticated and anonymous
+//! traffic has its per-source counters split between workers, which can only under-count
+//! it. Endpoint-wide and global state (parameter profiles, response-size baselines) is kept
+//! per worker: each learns from its share of the traffic, N copies for N workers, no lock.
 //!
 //! Threat-intel lists are loaded once and shared by every worker (each reads the current
 //! version with one atomic load per record). In live capture a reload thread re-reads the
@@ -27,7 +30,7 @@ use apitap_analyzer::{Analyzer, AnalyzerStats};
 use apitap_proto::{Alert, RequestRecord};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -91,6 +94,8 @@ struct WriterResult {
     written: u64,
     failed: u64,
     top_actors: Vec<(String, u64)>,
+    /// Alerts folded across workers, by category.
+    folded: BTreeMap<String, u64>,
 }
 
 pub struct Analysis {
@@ -169,8 +174,15 @@ fn spawn_reloader(
     Ok((stop, h))
 }
 
-fn shard_of(ip: std::net::IpAddr, n: usize) -> usize {
-    let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(ip);
+/// The worker for a record: by caller identity when the record has one (so one worker sees
+/// all of an identity's requests, from every address: account takeover, object walking), else
+/// by source address (logins, scanners and floods without credentials).
+fn shard_of(rec: &RequestRecord, n: usize) -> usize {
+    let hasher = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+    let h = match &rec.apitap.identity {
+        Some(id) => hasher.hash_one(&*id.id),
+        None => hasher.hash_one(rec.source.ip),
+    };
     (h % n as u64) as usize
 }
 
@@ -209,9 +221,10 @@ impl Analysis {
         };
         let (alert_tx, alert_rx) = bounded::<Alert>(opts.channel_capacity.max(1));
         let sorted = opts.sorted;
+        let dedupe_window = opts.config.alerts.dedupe_secs.saturating_mul(1_000_000_000);
         let writer = std::thread::Builder::new()
             .name("apitap-alerts".into())
-            .spawn(move || write_alerts(alert_rx, out, sorted))?;
+            .spawn(move || write_alerts(alert_rx, out, sorted, dedupe_window))?;
         let n = opts.workers.max(1);
         let mut shards = Vec::with_capacity(n);
         let mut workers = Vec::with_capacity(n);
@@ -268,7 +281,7 @@ impl Analysis {
     /// Hands a record to its shard.
     pub fn offer(&mut self, rec: Arc<RequestRecord>) {
         self.offered += 1;
-        let tx = &self.shards[shard_of(rec.source.ip, self.shards.len())];
+        let tx = &self.shards[shard_of(&rec, self.shards.len())];
         match self.policy {
             FullPolicy::Block => {
                 if tx.send(rec).is_err() {
@@ -339,8 +352,52 @@ impl Analysis {
             s.alerts_written = w.written;
             s.alerts_dropped_write_error = w.failed;
             s.top_actors = w.top_actors;
+            for (cat, n) in w.folded {
+                s.alerts_emitted -= n;
+                s.alerts_deduplicated += n;
+                if let Some(c) = s.alerts_by_category.get_mut(&cat) {
+                    *c -= n;
+                }
+            }
         }
         s
+    }
+}
+
+/// Alerts from different workers about the same thing (an address whose anonymous and
+/// authenticated requests went to two workers) are folded here: the first alert for a
+/// (category, actor, endpoint) is written, repeats within the dedupe window of packet time are
+/// counted and dropped, as each worker's own alert manager does.
+struct CrossWorkerDedupe {
+    window: u64,
+    last: HashMap<(apitap_proto::Category, Arc<str>, Option<String>), u64>,
+    folded: BTreeMap<String, u64>,
+}
+
+impl CrossWorkerDedupe {
+    const MAX_KEYS: usize = 100_000;
+
+    fn keep(&mut self, a: &Alert) -> bool {
+        let key = (
+            a.apitap.category,
+            a.apitap.actor.clone(),
+            a.apitap.endpoint.clone(),
+        );
+        if let Some(&t) = self.last.get(&key) {
+            if a.timestamp.abs_diff(t) < self.window {
+                *self
+                    .folded
+                    .entry(a.apitap.category.as_str().to_string())
+                    .or_default() += 1;
+                return false;
+            }
+        }
+        if self.last.len() >= Self::MAX_KEYS {
+            let (now, w) = (a.timestamp, self.window);
+            self.last.retain(|_, t| now.abs_diff(*t) < w);
+        }
+        self.last.insert(key, a.timestamp);
+        true
     }
 }
 
@@ -348,13 +405,20 @@ fn write_alerts(
     rx: Receiver<Alert>,
     out: Option<Box<dyn std::io::Write + Send>>,
     sorted: bool,
+    dedupe_window: u64,
 ) -> WriterResult {
     let mut w = out.map(|o| std::io::BufWriter::with_capacity(64 * 1024, o));
     let (mut written, mut failed) = (0u64, 0u64);
     let mut per_actor: BTreeMap<String, u64> = BTreeMap::new();
+    let mut dedupe = CrossWorkerDedupe {
+        window: dedupe_window,
+        last: HashMap::new(),
+        folded: BTreeMap::new(),
+    };
     let mut held = Vec::new();
     let mut write_one =
         |a: &Alert, w: &mut Option<std::io::BufWriter<Box<dyn std::io::Write + Send>>>| {
+            *per_actor.entry(a.apitap.actor.to_string()).or_default() += 1;
             if let Some(w) = w {
                 if serde_json::to_writer(&mut *w, a).is_ok() && w.write_all(b"\n").is_ok() {
                     written += 1;
@@ -364,10 +428,9 @@ fn write_alerts(
             }
         };
     for a in rx {
-        *per_actor.entry(a.apitap.actor.to_string()).or_default() += 1;
         if sorted {
             held.push(a);
-        } else {
+        } else if dedupe.keep(&a) {
             write_one(&a, &mut w);
             if let Some(w) = &mut w {
                 let _ = w.flush();
@@ -383,7 +446,9 @@ fn write_alerts(
         ))
     });
     for a in &held {
-        write_one(a, &mut w);
+        if dedupe.keep(a) {
+            write_one(a, &mut w);
+        }
     }
     if let Some(w) = &mut w {
         if w.flush().is_err() {
@@ -397,5 +462,6 @@ fn write_alerts(
         written,
         failed,
         top_actors: top,
+        folded: dedupe.folded,
     }
 }

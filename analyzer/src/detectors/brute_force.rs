@@ -17,6 +17,13 @@ pub struct State {
     samples: Vec<String>,
 }
 
+impl State {
+    /// Failed logins in the window ending at `ts`.
+    pub fn recent_failures(&self, ts: u64, window: u64) -> f64 {
+        self.failures.value(ts, window)
+    }
+}
+
 pub struct BruteForce {
     config: BruteForceConfig,
     distinct_cap: usize,
@@ -28,6 +35,10 @@ impl BruteForce {
             config,
             distinct_cap,
         }
+    }
+
+    pub fn window(&self) -> u64 {
+        self.config.window_secs * SECOND
     }
 
     pub fn observe(&mut self, o: &Observation<'_>, s: &mut State) -> Option<Candidate> {

@@ -1,11 +1,12 @@
 //! Behaviour detectors: one module each, all fed the same [`Observation`] per exchange,
 //! each returning [`Candidate`] alerts with numeric evidence for the alert manager.
 //!
-//! Modules: [`brute_force`], [`credential_stuffing`], [`forced_browsing`], [`enumeration`],
+//! Modules: [`account_takeover`], [`brute_force`], [`credential_stuffing`], [`forced_browsing`], [`enumeration`],
 //! [`rate_anomaly`], [`bot`], [`scraping`], [`threat_intel`], [`injection`] (payloads),
 //! [`protocol`] (smuggling and evasion). Each keeps its state in
 //! [`crate::actors::ActorTable`]s (bounded, evictions counted) and runs on packet time only.
 
+pub mod account_takeover;
 pub mod bot;
 pub mod brute_force;
 pub mod credential_stuffing;
