@@ -3,14 +3,21 @@
 //!
 //! Modules: [`config`] (every threshold by name), [`template`] (endpoint templates),
 //! [`window`] (packet-time sliding counters), [`actors`] (bounded per-key state), [`login`]
-//! (credential checks and their outcome), [`detectors`] (one module per behaviour),
-//! [`manager`] (dedupe, suppression, priority, rate cap).
+//! (credential checks and their outcome), [`baseline`] (what is normal per actor, endpoint
+//! and globally, warm-up, snapshots), [`detectors`] (one module per behaviour), [`manager`]
+//! (dedupe, suppression, priority, rate cap).
+//!
+//! Every record is learned into the baselines first, then judged. With alerting off
+//! ([`Analyzer::set_alerting`], `apitap learn`) only the baselines learn. [`Analyzer::snapshot`]
+//! and [`Analyzer::restore`] carry baselines, learned templates and the alert manager's
+//! dedupe state across restarts.
 //!
 //! [`Analyzer::observe`] takes one record at a time, in packet-time order, and returns the
 //! alerts it raised; everything runs on the records' timestamps, so a replay gives the same
 //! alerts every time.
 
 pub mod actors;
+pub mod baseline;
 pub mod config;
 pub mod detectors;
 pub mod hashing;
@@ -20,11 +27,14 @@ pub mod template;
 pub mod window;
 
 use apitap_proto::{Alert, RequestRecord};
+use baseline::snapshot::{Snapshot, SourceEntry};
+use baseline::{BaselineStats, Baselines, Features};
 use config::AnalyzerConfig;
 use detectors::{
     bot::Bot, brute_force::BruteForce, credential_stuffing::CredentialStuffing,
-    enumeration::Enumeration, forced_browsing::ForcedBrowsing, rate_anomaly::RateAnomaly,
-    scraping::Scraping, Candidate, Observation, SourceState, SECOND,
+    data_exfiltration::DataExfiltration, enumeration::Enumeration, forced_browsing::ForcedBrowsing,
+    rate_anomaly::RateAnomaly, scraping::Scraping, unauthenticated_access::UnauthenticatedAccess,
+    Candidate, Observation, SourceState, SECOND,
 };
 use manager::{AlertManager, AlertStats};
 use serde::Serialize;
@@ -39,6 +49,7 @@ pub struct AnalyzerStats {
     pub templates: TemplateStats,
     /// Per-actor state evicted to stay within `max_actors`, summed over detectors.
     pub actors_evicted: u64,
+    pub baseline: BaselineStats,
     pub alerts: AlertStats,
 }
 
@@ -53,6 +64,12 @@ pub struct Analyzer {
     rate_anomaly: RateAnomaly,
     bot: Bot,
     scraping: Scraping,
+    data_exfiltration: DataExfiltration,
+    unauthenticated_access: UnauthenticatedAccess,
+    baselines: Baselines,
+    alerting: bool,
+    snapshots_loaded: u64,
+    snapshots_rejected: u64,
     manager: AlertManager,
     account_hasher: hashing::Fixed,
     records: u64,
@@ -78,6 +95,19 @@ impl Analyzer {
             rate_anomaly: RateAnomaly::new(config.rate_anomaly.clone()),
             bot: Bot::new(config.bot.clone()).map_err(|e| format!("analyzer.bot: {e}"))?,
             scraping: Scraping::new(config.scraping.clone(), cap),
+            data_exfiltration: DataExfiltration::new(config.data_exfiltration.clone()),
+            unauthenticated_access: UnauthenticatedAccess::new(
+                config.unauthenticated_access.clone(),
+            ),
+            baselines: Baselines::new(
+                config.baseline.clone(),
+                n,
+                ttl,
+                config.data_exfiltration.window_secs * SECOND,
+            ),
+            alerting: true,
+            snapshots_loaded: 0,
+            snapshots_rejected: 0,
             manager: AlertManager::new(config.alerts.clone())?,
             account_hasher: hashing::fixed(),
             records: 0,
@@ -115,8 +145,17 @@ impl Analyzer {
             status: r.http.response.as_ref().map(|s| s.status_code),
             login,
         };
+        let f = Features::of(r);
         let src = self.sources.entry(&o.ip, o.ts);
-        let mut candidates: [Option<Candidate>; 7] = Default::default();
+        let seen = self
+            .baselines
+            .learn(&f, r, &mut src.baseline, host, &endpoint);
+        if !self.alerting {
+            self.template_buf = template;
+            self.endpoint_buf = endpoint;
+            return;
+        }
+        let mut candidates: [Option<Candidate>; 9] = Default::default();
         if login.is_some() {
             let bf = src.brute_force.get_or_insert_with(Box::default);
             candidates[0] = self.brute_force.observe(&o, bf);
@@ -129,6 +168,10 @@ impl Analyzer {
         candidates[5] = self.bot.observe(&o, &mut src.bot);
         let gap = src.bot.mean_gap_ms();
         candidates[6] = self.scraping.observe(&o, &mut src.scraping, gap);
+        candidates[7] = self.data_exfiltration.observe(&o, &f, &src.baseline, &seen);
+        candidates[8] =
+            self.unauthenticated_access
+                .observe(&o, &f, &seen, &mut src.unauthenticated_access);
         for c in candidates.into_iter().flatten() {
             if let Some(a) = self.manager.offer(c, r, o.ts) {
                 out.push(a);
@@ -145,10 +188,69 @@ impl Analyzer {
             failed_logins: self.failed_logins,
             templates: self.templater.stats.clone(),
             actors_evicted: self.sources.evicted + self.enumeration.walks.evicted,
+            baseline: BaselineStats {
+                snapshots_loaded: self.snapshots_loaded,
+                snapshots_rejected: self.snapshots_rejected,
+                ..self.baselines.stats()
+            },
             alerts: self.manager.stats(),
         }
     }
+
+    /// Alerting on (the default) or off (learning only: baselines and templates learn,
+    /// detectors and the alert manager are skipped).
+    pub fn set_alerting(&mut self, on: bool) {
+        self.alerting = on;
+    }
+
+    /// Everything a restart needs: baselines, learned templates, alert dedupe state.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut s = self.baselines.export();
+        s.sources = self
+            .sources
+            .iter()
+            .map(|(ip, last_seen, st)| SourceEntry {
+                ip: *ip,
+                last_seen,
+                baseline: st.baseline.clone(),
+            })
+            .collect();
+        s.sources.sort_by_key(|e| e.ip);
+        s.templates = self.templater.export();
+        (s.alerts, s.specific) = self.manager.export();
+        s
+    }
+
+    /// Loads a snapshot (one worker's part of it, see [`Snapshot::part_for`]) into this
+    /// analyzer, before it sees records. Baselines learned so far are replaced.
+    pub fn restore(&mut self, s: Snapshot) {
+        let Snapshot {
+            sources,
+            templates,
+            alerts,
+            specific,
+            ..
+        } = &s;
+        for e in sources {
+            let st = SourceState {
+                baseline: e.baseline.clone(),
+                ..Default::default()
+            };
+            self.sources.insert(e.ip, st, e.last_seen);
+        }
+        self.templater.import(templates.clone());
+        self.manager.import(alerts.clone(), specific.clone());
+        self.baselines.import(s);
+        self.snapshots_loaded += 1;
+    }
+
+    /// Counts a snapshot the caller could not load (shown in the stats).
+    pub fn snapshot_rejected(&mut self) {
+        self.snapshots_rejected += 1;
+    }
 }
 
+#[cfg(test)]
+mod test_support;
 #[cfg(test)]
 mod tests;

@@ -2,16 +2,19 @@
 //! each returning [`Candidate`] alerts with numeric evidence for the alert manager.
 //!
 //! Modules: [`brute_force`], [`credential_stuffing`], [`forced_browsing`], [`enumeration`],
-//! [`rate_anomaly`], [`bot`], [`scraping`]. Each keeps its state in [`crate::actors::ActorTable`]s (bounded,
+//! [`rate_anomaly`], [`bot`], [`scraping`], and the baseline-based [`data_exfiltration`] and
+//! [`unauthenticated_access`] (quiet until the baselines are warm). Each keeps its state in [`crate::actors::ActorTable`]s (bounded,
 //! evictions counted) and runs on packet time only.
 
 pub mod bot;
 pub mod brute_force;
 pub mod credential_stuffing;
+pub mod data_exfiltration;
 pub mod enumeration;
 pub mod forced_browsing;
 pub mod rate_anomaly;
 pub mod scraping;
+pub mod unauthenticated_access;
 
 use crate::login::LoginAttempt;
 use apitap_proto::{Category, Evidence, Recommendation, RequestRecord, Severity};
@@ -29,6 +32,10 @@ pub struct SourceState {
     pub bot: bot::State,
     /// Allocated at the source's first paging request.
     pub scraping: Option<Box<scraping::State>>,
+    /// Allocated at the source's first unauthenticated success on a protected endpoint.
+    pub unauthenticated_access: Option<Box<unauthenticated_access::State>>,
+    /// What is normal for this address (see [`crate::baseline`]).
+    pub baseline: crate::baseline::ActorBaseline,
 }
 
 /// What every detector sees of one exchange.
