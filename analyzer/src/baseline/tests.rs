@@ -104,3 +104,108 @@ fn merged_parts_split_back_to_the_same_totals() {
     assert_eq!(half.global.mix.requests, 600.0);
     assert!(whole.global.is_valid() && half.global.is_valid());
 }
+
+/// Benign population for `mins` minutes, an unauthenticated reader from minute 20 to the
+/// end, and a key pulling large pages from minute 30.
+fn capture(mins: u64) -> Vec<apitap_proto::RequestRecord> {
+    let mut v = Vec::new();
+    for t in 0..mins * 3 {
+        for c in 0..100u64 {
+            let ip = format!("198.18.0.{}", c + 1);
+            let ts = T0 + t * 20 * S + c * 1000;
+            v.push(rec_with(
+                ts,
+                &ip,
+                "/api/v1/users/7",
+                200,
+                2000,
+                Some("k1:user"),
+            ));
+        }
+        if t >= 60 {
+            let ip = "203.0.113.9";
+            v.push(rec_with(
+                T0 + t * 20 * S + 500_000,
+                ip,
+                "/api/v1/users/8",
+                200,
+                2000,
+                None,
+            ));
+        }
+        if t >= 90 {
+            for k in 0..10 {
+                let ts = T0 + t * 20 * S + 600_000 + k * 1000;
+                v.push(rec_with(
+                    ts,
+                    "203.0.113.50",
+                    "/api/v2/orders",
+                    200,
+                    300_000,
+                    Some("k1:key"),
+                ));
+            }
+        }
+    }
+    v.sort_by_key(|r| r.timestamp);
+    v
+}
+
+fn analyzer() -> crate::Analyzer {
+    let mut c = crate::config::AnalyzerConfig::default();
+    c.baseline.warmup_secs = 900;
+    crate::Analyzer::new(c).unwrap()
+}
+
+#[test]
+fn a_restart_from_a_snapshot_neither_forgets_nor_re_alerts() {
+    let recs = capture(45);
+    let mut continuous = analyzer();
+    let mut want = Vec::new();
+    for r in &recs {
+        continuous.observe(r, &mut want);
+    }
+    let cats: std::collections::BTreeSet<_> = want.iter().map(|a| a.apitap.category).collect();
+    assert!(
+        cats.contains(&apitap_proto::Category::UnauthenticatedAccess)
+            && cats.contains(&apitap_proto::Category::DataExfiltration),
+        "{want:#?}"
+    );
+
+    // Stop at minute 25 (after the unauthenticated reader's alert), save, load, go on.
+    let split = recs.partition_point(|r| r.timestamp < T0 + 25 * 60 * S);
+    let mut first = analyzer();
+    let mut got = Vec::new();
+    for r in &recs[..split] {
+        first.observe(r, &mut got);
+    }
+    let mut file = Vec::new();
+    first.snapshot().write_to(&mut file).unwrap();
+    let loaded = snapshot::Snapshot::read_from(&file[..]).unwrap();
+    assert_eq!(loaded, first.snapshot());
+    let mut second = analyzer();
+    second.restore(loaded);
+    assert!(second.stats().baseline.warm, "no second warm-up");
+    assert_eq!(second.stats().baseline.snapshots_loaded, 1);
+    for r in &recs[split..] {
+        second.observe(r, &mut got);
+    }
+    let json = |v: &Vec<apitap_proto::Alert>| serde_json::to_string_pretty(v).unwrap();
+    assert_eq!(json(&got), json(&want));
+}
+
+#[test]
+fn without_a_snapshot_a_restart_warms_up_again_and_forgets() {
+    let recs = capture(45);
+    let split = recs.partition_point(|r| r.timestamp < T0 + 25 * 60 * S);
+    let mut fresh = analyzer();
+    let mut got = Vec::new();
+    for r in &recs[split..] {
+        fresh.observe(r, &mut got);
+    }
+    // 20 minutes left: not warm until minute 40, so the exfiltration at 30 is missed.
+    assert!(!got.iter().any(
+        |a| a.apitap.category == apitap_proto::Category::DataExfiltration
+            && a.timestamp < T0 + 40 * 60 * S
+    ));
+}
