@@ -254,11 +254,14 @@ pub struct DataExfiltrationConfig {
     /// Window bytes over this many times the actor's own expected bytes per window (from
     /// its bytes per active minute) ...
     pub actor_factor: f64,
-    /// Active minutes an actor must have learned before its own baseline is used (newer
-    /// actors are judged against the population alone, with `new_actor_factor`).
+    /// Active minutes an actor must have learned, over at least two windows of packet time,
+    /// before its own baseline is used (newer actors are judged against the population
+    /// alone, with `new_actor_factor`: an actor that starts pulling data at once has no
+    /// baseline of its own but the pull).
     pub min_actor_minutes: u16,
     /// ... and over this many times the population's p99 of bytes per actor-minute, scaled
-    /// to the window.
+    /// to the window (p99 sustained over the whole window: already far above what any
+    /// actor of the population does).
     pub population_factor: f64,
     /// For an actor without its own baseline: times the population's p99 per window.
     pub new_actor_factor: f64,
@@ -276,11 +279,11 @@ impl Default for DataExfiltrationConfig {
     fn default() -> Self {
         DataExfiltrationConfig {
             window_secs: 300,
-            min_bytes: 4 * 1024 * 1024,
+            min_bytes: 1024 * 1024,
             actor_factor: 10.0,
             min_actor_minutes: 5,
-            population_factor: 5.0,
-            new_actor_factor: 10.0,
+            population_factor: 2.0,
+            new_actor_factor: 3.0,
             min_population_minutes: 200.0,
             bulk_response_bytes: 20 * 1024 * 1024,
             bulk_factor: 20.0,

@@ -250,6 +250,7 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn execute(
     src: Box<dyn source::PacketSource>,
     c: &Common,

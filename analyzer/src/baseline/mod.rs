@@ -549,11 +549,10 @@ impl Baselines {
             .as_ref()
             .map(|u| &u.id)
             .or(r.apitap.identity.as_ref().map(|i| &i.id));
-        let identity = identity.map(|id| {
+        let identity = identity.inspect(|id| {
             let s = self.identities.entry(id, f.ts);
             s.base.learn(f, w);
             s.last_ip = Some(r.source.ip);
-            id
         });
         let warm = self.warm();
         Seen {
