@@ -82,6 +82,28 @@ impl<K: Hash + Eq + Clone, V: Default> ActorTable<K, V> {
         self.map.get(key).map(|s| &s.value)
     }
 
+    pub fn get_key_value(&self, key: &K) -> Option<(&K, &V)> {
+        self.map.get_key_value(key).map(|(k, s)| (k, &s.value))
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key).map(|s| &mut s.value)
+    }
+
+    /// Every entry with the packet time it was last touched (in no particular order).
+    pub fn iter(&self) -> impl Iterator<Item = (&K, u64, &V)> {
+        self.map.iter().map(|(k, s)| (k, s.last_seen, &s.value))
+    }
+
+    /// Puts `value` under `key` as last touched at `last_seen` (restoring saved state); makes
+    /// room like [`ActorTable::entry`].
+    pub fn insert(&mut self, key: K, value: V, last_seen: u64) {
+        if !self.map.contains_key(&key) && self.map.len() >= self.capacity {
+            self.make_room(last_seen);
+        }
+        self.map.insert(key, Slot { last_seen, value });
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }

@@ -28,6 +28,9 @@ pub struct AnalyzerConfig {
     pub payload: PayloadSettings,
     pub protocol: ProtocolConfig,
     pub threat_intel: ThreatIntelConfig,
+    pub data_exfiltration: DataExfiltrationConfig,
+    pub unauthenticated_access: UnauthenticatedAccessConfig,
+    pub baseline: BaselineConfig,
     pub alerts: AlertConfig,
 }
 
@@ -48,6 +51,9 @@ impl Default for AnalyzerConfig {
             payload: PayloadSettings::default(),
             protocol: ProtocolConfig::default(),
             threat_intel: ThreatIntelConfig::default(),
+            data_exfiltration: DataExfiltrationConfig::default(),
+            unauthenticated_access: UnauthenticatedAccessConfig::default(),
+            baseline: BaselineConfig::default(),
             alerts: AlertConfig::default(),
         }
     }
@@ -477,6 +483,110 @@ impl Default for AccountTakeoverConfig {
             min_history_secs: 300,
             min_network_switches: 4,
             concurrent_secs: 120,
+        }
+    }
+}
+
+/// Learned baselines: warm-up, size limits, snapshots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BaselineConfig {
+    /// Packet time the baselines learn before baseline-based detectors may alert (a loaded
+    /// snapshot brings its learned time along).
+    pub warmup_secs: u64,
+    /// Endpoint baselines kept per worker (least recently used evicted, counted).
+    pub max_endpoints: usize,
+    /// Where the sensor keeps the snapshot (none: baselines live and die with the process).
+    pub snapshot_path: Option<std::path::PathBuf>,
+    /// How often (packet time) the snapshot is rewritten; it is also written at shutdown.
+    pub snapshot_interval_secs: u64,
+}
+
+impl Default for BaselineConfig {
+    fn default() -> Self {
+        BaselineConfig {
+            warmup_secs: 1800,
+            max_endpoints: 10_000,
+            snapshot_path: None,
+            snapshot_interval_secs: 300,
+        }
+    }
+}
+
+/// Response volume far above an actor's own baseline and the population's, and single
+/// bulk-export responses far above their endpoint's usual size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataExfiltrationConfig {
+    /// Window the response bytes of an actor are summed over.
+    pub window_secs: u64,
+    /// Response bytes in the window below which nothing is judged.
+    pub min_bytes: u64,
+    /// Window bytes over this many times the actor's own expected bytes per window (from
+    /// its bytes per active minute) ...
+    pub actor_factor: f64,
+    /// Active minutes an actor must have learned, over at least two windows of packet time,
+    /// before its own baseline is used (newer actors are judged against the population
+    /// alone, with `new_actor_factor`: an actor that starts pulling data at once has no
+    /// baseline of its own but the pull).
+    pub min_actor_minutes: u16,
+    /// ... and over this many times the population's p99 of bytes per actor-minute, scaled
+    /// to the window (p99 sustained over the whole window: already far above what any
+    /// actor of the population does).
+    pub population_factor: f64,
+    /// For an actor without its own baseline: times the population's p99 per window.
+    pub new_actor_factor: f64,
+    /// Actor-minutes the population must have learned before it is used.
+    pub min_population_minutes: f64,
+    /// One response this large (bytes) ...
+    pub bulk_response_bytes: u64,
+    /// ... and this many times its endpoint's p99 response size is a bulk export.
+    pub bulk_factor: f64,
+    /// Responses an endpoint must have learned before its sizes are used.
+    pub min_endpoint_responses: f64,
+}
+
+impl Default for DataExfiltrationConfig {
+    fn default() -> Self {
+        DataExfiltrationConfig {
+            window_secs: 300,
+            min_bytes: 1024 * 1024,
+            actor_factor: 10.0,
+            min_actor_minutes: 5,
+            population_factor: 2.0,
+            new_actor_factor: 3.0,
+            min_population_minutes: 200.0,
+            bulk_response_bytes: 20 * 1024 * 1024,
+            bulk_factor: 20.0,
+            min_endpoint_responses: 50.0,
+        }
+    }
+}
+
+/// An endpoint that normally sees credentials answering 2xx without them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UnauthenticatedAccessConfig {
+    pub window_secs: u64,
+    /// Requests an endpoint must have learned before it is judged.
+    pub min_endpoint_requests: f64,
+    /// Share of the endpoint's requests that carried credentials.
+    pub min_credential_share: f64,
+    /// Share of the endpoint's requests answered 2xx without credentials before (above it,
+    /// the endpoint is public, or partly so).
+    pub max_unauth_success_share: f64,
+    /// 2xx answers without credentials from one source, on such endpoints, in the window.
+    pub min_successes: u32,
+}
+
+impl Default for UnauthenticatedAccessConfig {
+    fn default() -> Self {
+        UnauthenticatedAccessConfig {
+            window_secs: 600,
+            min_endpoint_requests: 50.0,
+            min_credential_share: 0.9,
+            max_unauth_success_share: 0.02,
+            min_successes: 3,
         }
     }
 }

@@ -3,15 +3,22 @@
 //!
 //! Modules: [`config`] (every threshold by name), [`template`] (endpoint templates),
 //! [`window`] (packet-time sliding counters), [`actors`] (bounded per-key state), [`login`]
-//! (credential checks and their outcome), [`detectors`] (one module per behaviour),
-//! [`intel`] (threat-intelligence IP/CIDR lists, shared by workers and reloadable),
-//! [`manager`] (dedupe, suppression, priority, rate cap), [`payload`] (the injection engine).
+//! (credential checks and their outcome), [`baseline`] (what is normal per actor, endpoint
+//! and globally, warm-up, snapshots), [`detectors`] (one module per behaviour), [`intel`]
+//! (threat-intelligence IP/CIDR lists, shared by workers and reloadable), [`manager`]
+//! (dedupe, suppression, priority, rate cap), [`payload`] (the injection engine).
+//!
+//! Every record is learned into the baselines first, then judged. With alerting off
+//! ([`Analyzer::set_alerting`], `apitap learn`) only the baselines learn. [`Analyzer::snapshot`]
+//! and [`Analyzer::restore`] carry baselines, learned templates and the alert manager's
+//! dedupe state across restarts.
 //!
 //! [`Analyzer::observe`] takes one record at a time, in packet-time order, and returns the
 //! alerts it raised; everything runs on the records' timestamps, so a replay gives the same
 //! alerts every time.
 
 pub mod actors;
+pub mod baseline;
 pub mod config;
 pub mod detectors;
 pub mod hashing;
@@ -23,12 +30,15 @@ pub mod template;
 pub mod window;
 
 use apitap_proto::{Alert, RequestRecord};
+use baseline::snapshot::{Snapshot, SourceEntry};
+use baseline::{BaselineStats, Baselines, Features};
 use config::AnalyzerConfig;
 use detectors::{
     account_takeover::AccountTakeover, bot::Bot, brute_force::BruteForce,
-    credential_stuffing::CredentialStuffing, enumeration::Enumeration,
-    forced_browsing::ForcedBrowsing, injection::Injection, protocol::Protocol,
-    rate_anomaly::RateAnomaly, scraping::Scraping, threat_intel::ThreatIntelDetector, Candidate,
+    credential_stuffing::CredentialStuffing, data_exfiltration::DataExfiltration,
+    enumeration::Enumeration, forced_browsing::ForcedBrowsing, injection::Injection,
+    protocol::Protocol, rate_anomaly::RateAnomaly, scraping::Scraping,
+    threat_intel::ThreatIntelDetector, unauthenticated_access::UnauthenticatedAccess, Candidate,
     Observation, SourceState, SECOND,
 };
 use intel::{ThreatIntel, ThreatIntelStats};
@@ -48,6 +58,7 @@ pub struct AnalyzerStats {
     pub payload: detectors::injection::InjectionStats,
     /// Threat-intel lookups and matches in this worker, and the shared lists' counters.
     pub threat_intel: ThreatIntelStats,
+    pub baseline: BaselineStats,
     pub alerts: AlertStats,
 }
 
@@ -66,6 +77,12 @@ pub struct Analyzer {
     injection: Injection,
     protocol: Protocol,
     threat_intel: ThreatIntelDetector,
+    data_exfiltration: DataExfiltration,
+    unauthenticated_access: UnauthenticatedAccess,
+    baselines: Baselines,
+    alerting: bool,
+    snapshots_loaded: u64,
+    snapshots_rejected: u64,
     manager: AlertManager,
     /// Reused: aggregated candidates that came due.
     due: Vec<(Candidate, manager::AlertSubject)>,
@@ -128,6 +145,19 @@ impl Analyzer {
             protocol: Protocol::new(config.protocol.clone()),
             due: Vec::new(),
             threat_intel: ThreatIntelDetector::new(&config.threat_intel, intel, n, ttl),
+            data_exfiltration: DataExfiltration::new(config.data_exfiltration.clone()),
+            unauthenticated_access: UnauthenticatedAccess::new(
+                config.unauthenticated_access.clone(),
+            ),
+            baselines: Baselines::new(
+                config.baseline.clone(),
+                n,
+                ttl,
+                config.data_exfiltration.window_secs * SECOND,
+            ),
+            alerting: true,
+            snapshots_loaded: 0,
+            snapshots_rejected: 0,
             manager: AlertManager::new(config.alerts.clone())?,
             account_hasher: hashing::fixed(),
             records: 0,
@@ -167,8 +197,17 @@ impl Analyzer {
             status: r.http.response.as_ref().map(|s| s.status_code),
             login,
         };
+        let f = Features::of(r);
         let src = self.sources.entry(&o.ip, o.ts);
-        let mut candidates: [Option<Candidate>; 13] = Default::default();
+        let seen = self
+            .baselines
+            .learn(&f, r, &mut src.baseline, host, &endpoint);
+        if !self.alerting {
+            self.template_buf = template;
+            self.endpoint_buf = endpoint;
+            return;
+        }
+        let mut candidates: [Option<Candidate>; 15] = Default::default();
         if login.is_some() {
             let bf = src.brute_force.get_or_insert_with(Box::default);
             let failures_before = bf.recent_failures(o.ts, self.brute_force.window());
@@ -192,6 +231,10 @@ impl Analyzer {
         let [a, b] = ato;
         candidates[11] = a;
         candidates[12] = b;
+        candidates[13] = self.data_exfiltration.observe(&o, &f, &src.baseline, &seen);
+        candidates[14] =
+            self.unauthenticated_access
+                .observe(&o, &f, &seen, &mut src.unauthenticated_access);
         for c in candidates.into_iter().flatten() {
             if let Some(a) = self.manager.offer(c, r, o.ts) {
                 out.push(a);
@@ -231,10 +274,69 @@ impl Analyzer {
                 + self.account_takeover.identities.evicted,
             payload: self.injection.stats(),
             threat_intel: self.threat_intel.stats(),
+            baseline: BaselineStats {
+                snapshots_loaded: self.snapshots_loaded,
+                snapshots_rejected: self.snapshots_rejected,
+                ..self.baselines.stats()
+            },
             alerts: self.manager.stats(),
         }
     }
+
+    /// Alerting on (the default) or off (learning only: baselines and templates learn,
+    /// detectors and the alert manager are skipped).
+    pub fn set_alerting(&mut self, on: bool) {
+        self.alerting = on;
+    }
+
+    /// Everything a restart needs: baselines, learned templates, alert dedupe state.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut s = self.baselines.export();
+        s.sources = self
+            .sources
+            .iter()
+            .map(|(ip, last_seen, st)| SourceEntry {
+                ip: *ip,
+                last_seen,
+                baseline: st.baseline.clone(),
+            })
+            .collect();
+        s.sources.sort_by_key(|e| e.ip);
+        s.templates = self.templater.export();
+        (s.alerts, s.specific) = self.manager.export();
+        s
+    }
+
+    /// Loads a snapshot (one worker's part of it, see [`Snapshot::part_for`]) into this
+    /// analyzer, before it sees records. Baselines learned so far are replaced.
+    pub fn restore(&mut self, s: Snapshot) {
+        let Snapshot {
+            sources,
+            templates,
+            alerts,
+            specific,
+            ..
+        } = &s;
+        for e in sources {
+            let st = SourceState {
+                baseline: e.baseline.clone(),
+                ..Default::default()
+            };
+            self.sources.insert(e.ip, st, e.last_seen);
+        }
+        self.templater.import(templates.clone());
+        self.manager.import(alerts.clone(), specific.clone());
+        self.baselines.import(s);
+        self.snapshots_loaded += 1;
+    }
+
+    /// Counts a snapshot the caller could not load (shown in the stats).
+    pub fn snapshot_rejected(&mut self) {
+        self.snapshots_rejected += 1;
+    }
 }
 
+#[cfg(test)]
+mod test_support;
 #[cfg(test)]
 mod tests;

@@ -231,6 +231,66 @@ impl AlertManager {
         Some(build_alert(c, s, ts))
     }
 
+    /// The dedupe state (for snapshots): open alerts and actors with a specific alert.
+    pub fn export(
+        &self,
+    ) -> (
+        Vec<crate::baseline::snapshot::OpenAlertEntry>,
+        Vec<(Arc<str>, u64)>,
+    ) {
+        let mut open: Vec<_> = self
+            .open
+            .iter()
+            .filter(|(_, _, o)| o.candidates > 0)
+            .map(
+                |((category, actor, endpoint), _, o)| crate::baseline::snapshot::OpenAlertEntry {
+                    category: *category,
+                    actor: actor.clone(),
+                    endpoint: endpoint.clone(),
+                    opened: o.opened,
+                    first_seen: o.first_seen,
+                    last_seen: o.last_seen,
+                    candidates: o.candidates,
+                    requests: o.requests,
+                    severity: o.severity,
+                },
+            )
+            .collect();
+        open.sort_by(|a, b| {
+            (a.category, &a.actor, &a.endpoint).cmp(&(b.category, &b.actor, &b.endpoint))
+        });
+        let mut specific: Vec<_> = self
+            .specific
+            .iter()
+            .map(|(k, _, t)| (k.clone(), *t))
+            .collect();
+        specific.sort();
+        (open, specific)
+    }
+
+    /// Restores dedupe state saved by [`AlertManager::export`].
+    pub fn import(
+        &mut self,
+        open: Vec<crate::baseline::snapshot::OpenAlertEntry>,
+        specific: Vec<(Arc<str>, u64)>,
+    ) {
+        for a in open {
+            let v = OpenAlert {
+                opened: a.opened,
+                first_seen: a.first_seen,
+                last_seen: a.last_seen,
+                candidates: a.candidates,
+                requests: a.requests,
+                severity: a.severity,
+            };
+            self.open
+                .insert((a.category, a.actor, a.endpoint), v, a.last_seen);
+        }
+        for (k, t) in specific {
+            self.specific.insert(k, t, t);
+        }
+    }
+
     /// Alert keys still remembered for dedupe.
     pub fn open_alerts(&self) -> usize {
         self.open.len()

@@ -143,6 +143,35 @@ impl Templater {
         }
     }
 
+    /// The learned slug positions (for snapshots), sorted so the output is stable.
+    pub fn export(&self) -> Vec<(u64, Vec<u64>)> {
+        let mut v: Vec<(u64, Vec<u64>)> = self
+            .positions
+            .iter()
+            .map(|(k, vals)| {
+                let mut vals: Vec<u64> = vals.iter().copied().collect();
+                vals.sort_unstable();
+                (*k, vals)
+            })
+            .collect();
+        v.sort_unstable_by_key(|(k, _)| *k);
+        v
+    }
+
+    /// Restores learned positions (within this templater's limits).
+    pub fn import(&mut self, positions: Vec<(u64, Vec<u64>)>) {
+        for (k, vals) in positions {
+            if self.positions.len() >= self.config.max_positions {
+                break;
+            }
+            let set = self.positions.entry(k).or_insert_with(|| {
+                self.stats.positions_tracked += 1;
+                HashSet::default()
+            });
+            set.extend(vals.into_iter().take(self.config.slug_cardinality));
+        }
+    }
+
     /// The template of `path` on `host` (query and fragment already removed).
     pub fn template(&mut self, host: &str, path: &str) -> String {
         let mut out = String::with_capacity(path.len());

@@ -7,7 +7,7 @@
 //! HyperLogLog sketch beyond, so distinct counts of any size cost bounded memory.
 
 /// A windowed event count.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WindowCount {
     start: u64,
     cur: u32,
@@ -49,6 +49,60 @@ impl WindowCount {
             self.cur = 0;
             self.start += half;
         }
+    }
+}
+
+/// A windowed sum (e.g. response bytes), the same two-half approximation as [`WindowCount`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WindowSum {
+    start: u64,
+    cur: u64,
+    prev: u64,
+}
+
+impl WindowSum {
+    /// Adds `v` at `ts` for a window of `width` ns.
+    pub fn add(&mut self, ts: u64, width: u64, v: u64) {
+        let half = (width / 2).max(1);
+        let age = ts.saturating_sub(self.start);
+        if age >= 2 * half {
+            self.prev = 0;
+            self.cur = 0;
+            self.start = ts - ts % half;
+        } else if age >= half {
+            self.prev = self.cur;
+            self.cur = 0;
+            self.start += half;
+        }
+        self.cur = self.cur.saturating_add(v);
+    }
+
+    /// The sum over the window ending at `ts`.
+    pub fn value(&self, ts: u64, width: u64) -> f64 {
+        let half = (width / 2).max(1);
+        let age = ts.saturating_sub(self.start);
+        if age >= 2 * half {
+            return 0.0;
+        }
+        if age >= half {
+            let frac = (age - half) as f64 / half as f64;
+            return self.cur as f64 * (1.0 - frac);
+        }
+        let frac = age as f64 / half as f64;
+        self.cur as f64 + self.prev as f64 * (1.0 - frac)
+    }
+
+    /// Adds another shard's sum of the same window (halves are summed as they are; exact
+    /// when both shards saw the same half boundary, which they do at a snapshot tick).
+    pub fn merge(&mut self, o: &WindowSum) {
+        self.start = self.start.max(o.start);
+        self.cur = self.cur.saturating_add(o.cur);
+        self.prev = self.prev.saturating_add(o.prev);
+    }
+
+    pub fn scale(&mut self, f: f64) {
+        self.cur = (self.cur as f64 * f) as u64;
+        self.prev = (self.prev as f64 * f) as u64;
     }
 }
 

@@ -9,6 +9,17 @@
 //! traffic has its per-source counters split between workers, which can only under-count
 //! it. Endpoint-wide and global state (parameter profiles, response-size baselines) is kept
 //! per worker: each learns from its share of the traffic, N copies for N workers, no lock.
+//! Endpoint and global baselines are kept per worker, each its own shard's view (no lock;
+//! see `apitap_analyzer::baseline` for the choice and its cost).
+//!
+//! Baseline snapshots: with a snapshot path, the file is read once at start (a missing file
+//! starts fresh; one of another format or version is refused, counted and logged) and each
+//! worker restores its part ([`apitap_analyzer::baseline::snapshot::Snapshot::part_for`]).
+//! Every `snapshot_interval_secs` of packet time the record stream carries a tick to every
+//! worker (in stream order, so each part covers the same records); the workers send their
+//! parts to one snapshot thread, which merges a tick's N parts and replaces the file
+//! atomically (write to `PATH.tmp`, rename). The last parts, sent when the workers drain at
+//! shutdown, are written the same way.
 //!
 //! Threat-intel lists are loaded once and shared by every worker (each reads the current
 //! version with one atomic load per record). In live capture a reload thread re-reads the
@@ -24,6 +35,7 @@
 
 use crate::config::FullPolicy;
 use anyhow::{Context as _, Result};
+use apitap_analyzer::baseline::snapshot::{Snapshot, SnapshotError};
 use apitap_analyzer::config::AnalyzerConfig;
 use apitap_analyzer::intel::{IntelEvent, ThreatIntel, ThreatIntelStats};
 use apitap_analyzer::{Analyzer, AnalyzerStats};
@@ -58,6 +70,17 @@ pub struct AnalysisOptions {
     /// Live capture: threat-intel lists are reloaded when their files change and on SIGHUP.
     /// Off in replay (deterministic).
     pub reload_lists: bool,
+    /// Baseline snapshot to load at start and keep up to date (periodically on packet time
+    /// and at shutdown); overrides `analyzer.baseline.snapshot_path`.
+    pub baseline: Option<PathBuf>,
+    /// Detectors and the alert manager on (off: learning only, `apitap learn`).
+    pub alerting: bool,
+}
+
+/// A record, or the packet-time tick that asks every worker for its snapshot part.
+enum Msg {
+    Record(Arc<RequestRecord>),
+    Snapshot(u64),
 }
 
 /// What the analysis stage counted.
@@ -85,6 +108,21 @@ pub struct AnalysisSummary {
     /// Lists, entries, rejected lines, reloads, lookups and matches (lists configured only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threat_intel: Option<ThreatIntelStats>,
+    /// Packet time the baselines have learned (the longest of the workers'), seconds.
+    pub baseline_learned_secs: u64,
+    pub baseline_warm: bool,
+    pub baseline_endpoints: u64,
+    pub baseline_identities: u64,
+    pub baseline_endpoints_evicted: u64,
+    pub baseline_identities_evicted: u64,
+    pub baseline_fingerprint_changes: u64,
+    /// Snapshot files loaded at start, refused (other format or version, invalid), written,
+    /// and failed to write; ticks a worker missed (its channel was full).
+    pub baseline_snapshots_loaded: u64,
+    pub baseline_snapshots_rejected: u64,
+    pub baseline_snapshots_written: u64,
+    pub baseline_snapshot_write_errors: u64,
+    pub baseline_snapshot_ticks_missed: u64,
     /// The sources with the most alerts: (actor, alerts), most first (at most 10).
     #[serde(skip)]
     pub top_actors: Vec<(String, u64)>,
@@ -98,10 +136,21 @@ struct WriterResult {
     folded: BTreeMap<String, u64>,
 }
 
+struct SnapshotResult {
+    written: u64,
+    failed: u64,
+}
+
 pub struct Analysis {
-    shards: Vec<Sender<Arc<RequestRecord>>>,
+    shards: Vec<Sender<Msg>>,
     workers: Vec<JoinHandle<AnalyzerStats>>,
     writer: JoinHandle<WriterResult>,
+    snapshots: Option<JoinHandle<SnapshotResult>>,
+    /// Packet time of the next snapshot tick, and the interval (0: no periodic snapshots).
+    next_tick: u64,
+    tick_ns: u64,
+    tick: u64,
+    ticks_missed: u64,
     policy: FullPolicy,
     offered: u64,
     dropped: u64,
@@ -174,14 +223,49 @@ fn spawn_reloader(
     Ok((stop, h))
 }
 
+/// Reads a snapshot file: `Ok(None)` when there is none yet.
+pub fn load_snapshot(path: &std::path::Path) -> Result<Option<Snapshot>, SnapshotError> {
+    match std::fs::File::open(path) {
+        Ok(f) => Snapshot::read_from(std::io::BufReader::new(f)).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SnapshotError::Io(e)),
+    }
+}
+
+/// Writes a snapshot atomically: `PATH.tmp`, then a rename over `PATH`.
+pub fn save_snapshot(path: &std::path::Path, s: &Snapshot) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    s.write_to(&mut w)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    w.into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// The worker for an address's state (anonymous traffic, snapshot parts).
+fn shard_of_ip(ip: std::net::IpAddr, n: usize) -> usize {
+    let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(ip);
+    (h % n as u64) as usize
+}
+
 /// The worker for a record: by caller identity when the record has one (so one worker sees
 /// all of an identity's requests, from every address: account takeover, object walking), else
 /// by source address (logins, scanners and floods without credentials).
 fn shard_of(rec: &RequestRecord, n: usize) -> usize {
-    let hasher = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
     let h = match &rec.apitap.identity {
-        Some(id) => hasher.hash_one(&*id.id),
-        None => hasher.hash_one(rec.source.ip),
+        Some(id) => BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(&*id.id),
+        None => return shard_of_ip(rec.source.ip, n),
     };
     (h % n as u64) as usize
 }
@@ -226,21 +310,69 @@ impl Analysis {
             .name("apitap-alerts".into())
             .spawn(move || write_alerts(alert_rx, out, sorted, dedupe_window))?;
         let n = opts.workers.max(1);
+        let snapshot_path = opts
+            .baseline
+            .clone()
+            .or(opts.config.baseline.snapshot_path.clone());
+        let (loaded, rejected) = match &snapshot_path {
+            None => (None, false),
+            Some(p) => match load_snapshot(p) {
+                Ok(Some(s)) => {
+                    tracing::info!(path = %p.display(), actors = s.sources.len(), endpoints = s.endpoints.len(), learned_secs = s.learned_ns / 1_000_000_000, "baseline snapshot loaded");
+                    (Some(s), false)
+                }
+                Ok(None) => {
+                    tracing::info!(path = %p.display(), "no baseline snapshot yet: learning from scratch");
+                    (None, false)
+                }
+                Err(e) => {
+                    tracing::warn!(path = %p.display(), "{e}; learning from scratch (the file is replaced at the next snapshot)");
+                    (None, true)
+                }
+            },
+        };
+        let (snap_tx, snap_rx) = bounded::<(u64, Snapshot)>(2 * n);
+        let snapshots = match snapshot_path.clone() {
+            Some(p) => Some(
+                std::thread::Builder::new()
+                    .name("apitap-baseline".into())
+                    .spawn(move || write_snapshots(snap_rx, n, p))?,
+            ),
+            None => {
+                drop(snap_rx);
+                None
+            }
+        };
         let mut shards = Vec::with_capacity(n);
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
-            let (tx, rx) = bounded::<Arc<RequestRecord>>(opts.channel_capacity.max(1));
+            let (tx, rx) = bounded::<Msg>(opts.channel_capacity.max(1));
             let mut analyzer =
                 Analyzer::with_shared(opts.config.clone(), engine.clone(), intel.clone())
                     .map_err(|e| anyhow::anyhow!("analyzer: {e}"))?;
+            analyzer.set_alerting(opts.alerting);
+            if let Some(s) = &loaded {
+                analyzer.restore(s.part_for(n, |ip| shard_of_ip(ip, n) == i));
+            }
+            if rejected {
+                analyzer.snapshot_rejected();
+            }
             let alert_tx = alert_tx.clone();
+            let snap_tx = snapshots.as_ref().map(|_| snap_tx.clone());
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("apitap-analyzer-{i}"))
                     .spawn(move || {
                         let mut alerts = Vec::new();
-                        for rec in rx {
-                            analyzer.observe(&rec, &mut alerts);
+                        for msg in rx {
+                            match msg {
+                                Msg::Record(rec) => analyzer.observe(&rec, &mut alerts),
+                                Msg::Snapshot(tick) => {
+                                    if let Some(tx) = &snap_tx {
+                                        let _ = tx.send((tick, analyzer.snapshot()));
+                                    }
+                                }
+                            }
                             for a in alerts.drain(..) {
                                 // Alerts are few; waiting here never reaches the capture thread
                                 // (it only ever try-sends to this worker under `drop`).
@@ -250,6 +382,9 @@ impl Analysis {
                         analyzer.flush(&mut alerts);
                         for a in alerts.drain(..) {
                             let _ = alert_tx.send(a);
+                        }
+                        if let Some(tx) = &snap_tx {
+                            let _ = tx.send((u64::MAX, analyzer.snapshot()));
                         }
                         analyzer.stats()
                     })?,
@@ -266,10 +401,20 @@ impl Analysis {
             }
             _ => None,
         };
+        let interval = opts.config.baseline.snapshot_interval_secs;
         Ok(Analysis {
             shards,
             workers,
             writer,
+            tick_ns: if snapshots.is_some() {
+                interval.saturating_mul(1_000_000_000)
+            } else {
+                0
+            },
+            snapshots,
+            next_tick: 0,
+            tick: 0,
+            ticks_missed: 0,
             policy,
             offered: 0,
             dropped: 0,
@@ -278,17 +423,35 @@ impl Analysis {
         })
     }
 
-    /// Hands a record to its shard.
+    /// Hands a record to its shard (after a snapshot tick to every shard when the record's
+    /// packet time has passed the next one).
     pub fn offer(&mut self, rec: Arc<RequestRecord>) {
         self.offered += 1;
+        if self.tick_ns > 0 {
+            if self.next_tick == 0 {
+                self.next_tick = rec.timestamp.saturating_add(self.tick_ns);
+            } else if rec.timestamp >= self.next_tick {
+                self.tick += 1;
+                while self.next_tick <= rec.timestamp {
+                    self.next_tick = self.next_tick.saturating_add(self.tick_ns);
+                }
+                for tx in &self.shards {
+                    let ok = match self.policy {
+                        FullPolicy::Block => tx.send(Msg::Snapshot(self.tick)).is_ok(),
+                        FullPolicy::Drop => tx.try_send(Msg::Snapshot(self.tick)).is_ok(),
+                    };
+                    self.ticks_missed += u64::from(!ok);
+                }
+            }
+        }
         let tx = &self.shards[shard_of(&rec, self.shards.len())];
         match self.policy {
             FullPolicy::Block => {
-                if tx.send(rec).is_err() {
+                if tx.send(Msg::Record(rec)).is_err() {
                     self.dropped += 1;
                 }
             }
-            FullPolicy::Drop => match tx.try_send(rec) {
+            FullPolicy::Drop => match tx.try_send(Msg::Record(rec)) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.dropped += 1,
             },
@@ -306,6 +469,8 @@ impl Analysis {
             shards,
             workers,
             writer,
+            snapshots,
+            ticks_missed,
             offered,
             dropped,
             intel,
@@ -347,6 +512,22 @@ impl Analysis {
             for (k, v) in st.alerts.by_category {
                 *s.alerts_by_category.entry(k).or_default() += v;
             }
+            let b = st.baseline;
+            s.baseline_learned_secs = s.baseline_learned_secs.max(b.learned_secs);
+            s.baseline_warm |= b.warm;
+            s.baseline_endpoints += b.endpoints;
+            s.baseline_identities += b.identities;
+            s.baseline_endpoints_evicted += b.endpoints_evicted;
+            s.baseline_identities_evicted += b.identities_evicted;
+            s.baseline_fingerprint_changes += b.fingerprint_changes;
+            // Every worker loads (or refuses) the same file: count it once.
+            s.baseline_snapshots_loaded = s.baseline_snapshots_loaded.max(b.snapshots_loaded);
+            s.baseline_snapshots_rejected = s.baseline_snapshots_rejected.max(b.snapshots_rejected);
+        }
+        s.baseline_snapshot_ticks_missed = ticks_missed;
+        if let Some(Ok(r)) = snapshots.map(JoinHandle::join) {
+            s.baseline_snapshots_written = r.written;
+            s.baseline_snapshot_write_errors = r.failed;
         }
         if let Ok(w) = writer.join() {
             s.alerts_written = w.written;
@@ -399,6 +580,34 @@ impl CrossWorkerDedupe {
         self.last.insert(key, a.timestamp);
         true
     }
+}
+
+/// Collects the workers' parts per tick; a tick with all `n` parts is merged and written
+/// (older incomplete ticks are dropped: a newer complete one covers them).
+fn write_snapshots(rx: Receiver<(u64, Snapshot)>, n: usize, path: PathBuf) -> SnapshotResult {
+    let mut pending: BTreeMap<u64, Vec<Snapshot>> = BTreeMap::new();
+    let (mut written, mut failed) = (0u64, 0u64);
+    for (tick, part) in rx {
+        let parts = pending.entry(tick).or_default();
+        parts.push(part);
+        if parts.len() < n {
+            continue;
+        }
+        let parts = pending.remove(&tick).unwrap_or_default();
+        pending.retain(|t, _| *t > tick);
+        let whole = Snapshot::merge(parts);
+        match save_snapshot(&path, &whole) {
+            Ok(()) => {
+                written += 1;
+                tracing::debug!(path = %path.display(), tick, "baseline snapshot written");
+            }
+            Err(e) => {
+                failed += 1;
+                tracing::error!("baseline snapshot: {e:#}");
+            }
+        }
+    }
+    SnapshotResult { written, failed }
 }
 
 fn write_alerts(

@@ -34,6 +34,39 @@ enum Command {
     Replay(ReplayArgs),
     /// Capture live from an interface (SPAN/tap port or mirroring target).
     Capture(CaptureArgs),
+    /// Learn baselines from capture files (alerting off) and write the snapshot that
+    /// `replay`/`capture --baseline PATH` start from. An existing snapshot at PATH is
+    /// loaded first and learned on.
+    Learn(LearnArgs),
+}
+
+#[derive(Args, Debug)]
+struct LearnArgs {
+    /// Capture files (pcap or pcapng; several are merged in timestamp order).
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+    /// Snapshot to write (and to start from when it exists).
+    #[arg(long, value_name = "PATH")]
+    baseline: PathBuf,
+    /// Analyzer worker threads [default: pipeline.analyzer_workers, 2].
+    #[arg(long, value_name = "N")]
+    analyzer_workers: Option<usize>,
+    /// Configuration file (TOML; see deploy/apitap.toml).
+    #[arg(short = 'C', long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Per-deployment key for keyed hashes (identities are learned by their hash: use the
+    /// key the sensor uses).
+    #[arg(long, value_name = "PATH")]
+    key_file: Option<PathBuf>,
+    /// Also write the final summary as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
+    summary_json: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    /// Do not print the summary.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -47,6 +80,11 @@ struct Common {
     /// Analyzer worker threads [default: pipeline.analyzer_workers, 2].
     #[arg(long, value_name = "N")]
     analyzer_workers: Option<usize>,
+    /// Baseline snapshot: loaded at start (no warm-up needed), rewritten periodically and at
+    /// the end [default: analyzer.baseline.snapshot_path]. Runs the analyzer even without
+    /// --alerts.
+    #[arg(long, value_name = "PATH")]
+    baseline: Option<PathBuf>,
     /// Configuration file (TOML; see deploy/apitap.toml).
     #[arg(short = 'C', long, value_name = "PATH")]
     config: Option<PathBuf>,
@@ -155,6 +193,35 @@ fn run(cli: Cli) -> Result<()> {
                 a.realtime,
                 !a.no_progress,
                 None,
+                true,
+                stop,
+            )
+        }
+        Command::Learn(a) => {
+            let src = source::open_files(&a.files)?;
+            let common = Common {
+                records: None,
+                alerts: None,
+                analyzer_workers: a.analyzer_workers,
+                baseline: Some(a.baseline.clone()),
+                config: a.config.clone(),
+                redact: None,
+                key_file: a.key_file.clone(),
+                write_bodies: false,
+                metrics: None,
+                summary_json: a.summary_json.clone(),
+                on_full: None,
+                count: None,
+                quiet: a.quiet,
+            };
+            execute(
+                src,
+                &common,
+                FullPolicy::Block,
+                false,
+                !a.no_progress,
+                None,
+                false,
                 stop,
             )
         }
@@ -176,12 +243,14 @@ fn run(cli: Cli) -> Result<()> {
                 false,
                 false,
                 dur,
+                true,
                 stop,
             )
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn execute(
     src: Box<dyn source::PacketSource>,
     c: &Common,
@@ -189,6 +258,7 @@ fn execute(
     realtime: bool,
     progress: bool,
     max_duration: Option<Duration>,
+    alerting: bool,
     stop: Arc<AtomicBool>,
 ) -> Result<()> {
     // Replays (lossless by default) write alerts in a stable order at the end; live capture
@@ -222,11 +292,17 @@ fn execute(
             load_or_create_key(&path)?
         }
     };
+    let baseline = c
+        .baseline
+        .clone()
+        .or(cfg.analyzer.baseline.snapshot_path.clone());
+    // The analyzer runs for alerts, and to keep a baseline snapshot learning.
+    let analyze = c.alerts.is_some() || baseline.is_some();
     let builder = RecordBuilder {
         redactor: Redactor::new(cfg.redaction.mode, key),
         options: RecordOptions {
             // The analyzers read headers and body prefixes; nothing else does.
-            with_extras: c.alerts.is_some(),
+            with_extras: analyze,
             write_bodies: cfg.records.write_bodies,
             written_body_bytes: cfg.records.written_body_bytes,
         },
@@ -236,16 +312,19 @@ fn execute(
         Some("-") => RecordSink::Stdout,
         Some(p) => RecordSink::File(PathBuf::from(p)),
     };
-    let analysis = c.alerts.as_deref().map(|a| AnalysisOptions {
+    let analysis = analyze.then(|| AnalysisOptions {
         config: cfg.analyzer.clone(),
         workers: cfg.pipeline.analyzer_workers,
         channel_capacity: cfg.pipeline.channel_capacity,
-        sink: match a {
-            "-" => AlertSink::Stdout,
-            p => AlertSink::File(PathBuf::from(p)),
+        sink: match c.alerts.as_deref() {
+            None => AlertSink::None,
+            Some("-") => AlertSink::Stdout,
+            Some(p) => AlertSink::File(PathBuf::from(p)),
         },
         sorted: sorted_alerts,
         reload_lists: default_policy == FullPolicy::Drop,
+        baseline,
+        alerting,
     });
     let engine = Engine::new(&cfg, builder);
     let opts = RunOptions {

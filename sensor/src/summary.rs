@@ -170,6 +170,23 @@ impl Summary {
                     fmt_num(t.matches)
                 );
             }
+            let _ = writeln!(
+                s,
+                "  {:<10} learned={}s  warm={}  endpoints={}  identities={}  evicted={}/{}  fingerprint_changes={}  snapshots loaded={} rejected={} written={} write_errors={} ticks_missed={}",
+                "baselines",
+                fmt_num(a.baseline_learned_secs),
+                a.baseline_warm,
+                fmt_num(a.baseline_endpoints),
+                fmt_num(a.baseline_identities),
+                fmt_num(a.baseline_endpoints_evicted),
+                fmt_num(a.baseline_identities_evicted),
+                fmt_num(a.baseline_fingerprint_changes),
+                fmt_num(a.baseline_snapshots_loaded),
+                fmt_num(a.baseline_snapshots_rejected),
+                fmt_num(a.baseline_snapshots_written),
+                fmt_num(a.baseline_snapshot_write_errors),
+                fmt_num(a.baseline_snapshot_ticks_missed)
+            );
             if !a.alerts_by_category.is_empty() {
                 let _ = writeln!(s, "  alerts by category:");
                 for (cat, n) in &a.alerts_by_category {

@@ -145,6 +145,8 @@ fn exactly_the_listed_clients_are_alerted() {
             sink: AlertSink::File(out.clone()),
             sorted: true,
             reload_lists: false,
+            baseline: None,
+            alerting: true,
         },
         FullPolicy::Block,
     )

@@ -1,15 +1,18 @@
 //! Behaviour detectors: one module each, all fed the same [`Observation`] per exchange,
 //! each returning [`Candidate`] alerts with numeric evidence for the alert manager.
 //!
-//! Modules: [`account_takeover`], [`brute_force`], [`credential_stuffing`], [`forced_browsing`], [`enumeration`],
-//! [`rate_anomaly`], [`bot`], [`scraping`], [`threat_intel`], [`injection`] (payloads),
-//! [`protocol`] (smuggling and evasion). Each keeps its state in
-//! [`crate::actors::ActorTable`]s (bounded, evictions counted) and runs on packet time only.
+//! Modules: [`account_takeover`], [`brute_force`], [`credential_stuffing`],
+//! [`forced_browsing`], [`enumeration`], [`rate_anomaly`], [`bot`], [`scraping`],
+//! [`threat_intel`], [`injection`] (payloads), [`protocol`] (smuggling and evasion), and the
+//! baseline-based [`data_exfiltration`] and [`unauthenticated_access`] (quiet until the
+//! baselines are warm). Each keeps its state in [`crate::actors::ActorTable`]s (bounded,
+//! evictions counted) and runs on packet time only.
 
 pub mod account_takeover;
 pub mod bot;
 pub mod brute_force;
 pub mod credential_stuffing;
+pub mod data_exfiltration;
 pub mod enumeration;
 pub mod forced_browsing;
 pub mod injection;
@@ -17,6 +20,7 @@ pub mod protocol;
 pub mod rate_anomaly;
 pub mod scraping;
 pub mod threat_intel;
+pub mod unauthenticated_access;
 
 use crate::login::LoginAttempt;
 use apitap_proto::{Category, Evidence, Recommendation, RequestRecord, Severity};
@@ -36,6 +40,10 @@ pub struct SourceState {
     pub scraping: Option<Box<scraping::State>>,
     /// Allocated at the source's first evasion-grade protocol anomaly.
     pub protocol: Option<Box<protocol::State>>,
+    /// Allocated at the source's first unauthenticated success on a protected endpoint.
+    pub unauthenticated_access: Option<Box<unauthenticated_access::State>>,
+    /// What is normal for this address (see [`crate::baseline`]).
+    pub baseline: crate::baseline::ActorBaseline,
 }
 
 /// What every detector sees of one exchange.
