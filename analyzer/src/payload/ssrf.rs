@@ -274,15 +274,23 @@ pub fn url_like_name(name: &str) -> bool {
     if name.len() > 64 || name.bytes().any(|b| b.is_ascii_whitespace()) {
         return false;
     }
-    let n = name.to_ascii_lowercase();
-    [
-        "url", "uri", "host", "dest", "redirect", "callback", "webhook", "target", "endpoint",
-        "proxy", "domain", "site", "feed", "image", "img", "link", "src", "fetch", "remote",
-        "server", "address", "addr", "next", "return", "continue", "load", "file", "path", "ip",
-    ]
-    .iter()
-    .any(|k| n.contains(k))
+    URL_NAME_WORDS.is_match(name)
 }
+
+/// Name fragments of URL/host-like parameters, matched case-insensitively anywhere in a name.
+static URL_NAME_WORDS: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build([
+                "url", "uri", "host", "dest", "redirect", "callback", "webhook", "target",
+                "endpoint", "proxy", "domain", "site", "feed", "image", "img", "link", "src",
+                "fetch", "remote", "server", "address", "addr", "next", "return", "continue",
+                "load", "file", "path", "ip",
+            ])
+            .expect("static patterns build")
+    });
 
 fn target_conf(t: Target) -> (f32, &'static str) {
     match t {
