@@ -21,7 +21,7 @@ use super::rules::RuleSet;
 use super::sqli::SqliEngine;
 use super::ssrf;
 use super::xss::{markup_view, XssEngine};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::borrow::Cow;
 
 /// Detector settings; every limit is named here.
@@ -221,6 +221,8 @@ impl PayloadDetector {
             keywords: AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .prefilter(false)
                 .build(KEYWORDS.iter().map(|k| k.0))
                 .map_err(|x| BuildError(x.to_string()))?,
         })
@@ -283,12 +285,13 @@ impl PayloadDetector {
         let mut cands = Vec::new();
         for p in &ex.params {
             cands.clear();
-            let url_name = ssrf::url_like_name(&p.name);
+            // Whether the name says URL or host: looked up only when a gate asks.
+            let mut url_name = None;
             self.scan_value(
                 p,
                 &p.value,
                 Transforms::default(),
-                url_name,
+                &mut url_name,
                 &mut cands,
                 counters,
                 0,
@@ -422,7 +425,7 @@ impl PayloadDetector {
         p: &Param<'_>,
         raw: &[u8],
         base: Transforms,
-        url_name: bool,
+        url_name: &mut Option<bool>,
         out: &mut Vec<Candidate>,
         counters: &mut PayloadCounters,
         depth: u8,
@@ -463,7 +466,8 @@ impl PayloadDetector {
         let first = decoded.first().copied().unwrap_or(0);
         let g_ssrf = !path_only
             && (has(kw, K_SSRF)
-                || (url_name && has(m, C_DIGIT | C_DOT | C_COLON))
+                || (has(m, C_DIGIT | C_DOT | C_COLON)
+                    && *url_name.get_or_insert_with(|| ssrf::url_like_name(&p.name)))
                 || (first.is_ascii_digit() && has(m, C_DOT))
                 || decoded.starts_with(b"0x")
                 || decoded.starts_with(b"0X"));
@@ -479,7 +483,7 @@ impl PayloadDetector {
                 &lo,
                 applied,
                 [g_sqli, g_xss, g_path, g_cmd, g_ssrf, g_jndi, g_xxe],
-                url_name,
+                g_ssrf && *url_name.get_or_insert_with(|| ssrf::url_like_name(&p.name)),
                 out,
             );
         }

@@ -283,6 +283,7 @@ static URL_NAME_WORDS: std::sync::LazyLock<aho_corasick::AhoCorasick> =
         aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .prefilter(false)
             .build([
                 "url", "uri", "host", "dest", "redirect", "callback", "webhook", "target",
                 "endpoint", "proxy", "domain", "site", "feed", "image", "img", "link", "src",
