@@ -159,16 +159,23 @@ impl SqliEngine {
     /// Judges one value. `decoded` is the normalised value (case kept), `lower` its lower-cased
     /// copy, `sql` the SQL view of `lower`.
     pub fn judge(&self, decoded: &[u8], lower: &[u8], sql: &[u8]) -> Option<Verdict> {
-        let li =
-            (!only_barewords_and_strings(decoded)).then(|| libinjectionrs::detect_sqli(decoded));
+        let rule = self.rules.best(sql);
+        let crule = self.comment_rules.best(lower);
+        let rule_confidence = |m: &super::rules::RuleMatch| {
+            (m.rule.confidence + 0.03 * (m.matched.saturating_sub(1) as f32)).min(0.99)
+        };
+        // libinjection adds at most LI_MAX, and only a higher confidence replaces a verdict:
+        // when the rules already reach that, its answer cannot change the result.
+        let settled = rule.as_ref().is_some_and(|m| rule_confidence(m) >= LI_MAX)
+            || crule.as_ref().is_some_and(|m| m.rule.confidence >= LI_MAX);
+        let li = (!settled && !only_barewords_and_strings(decoded))
+            .then(|| libinjectionrs::detect_sqli(decoded));
         let li_injection = li.as_ref().is_some_and(|li| li.is_injection());
         let fp = li
             .as_ref()
             .and_then(|li| li.fingerprint.as_ref())
             .map(|f| f.to_string())
             .unwrap_or_default();
-        let rule = self.rules.best(sql);
-        let crule = self.comment_rules.best(lower);
         let mut best: Option<Verdict> = None;
         let mut consider = |v: Verdict| {
             if best.as_ref().is_none_or(|b| v.confidence > b.confidence) {
@@ -176,9 +183,8 @@ impl SqliEngine {
             }
         };
         if let Some(m) = rule {
-            let extra = 0.03 * (m.matched.saturating_sub(1) as f32);
             consider(Verdict {
-                confidence: (m.rule.confidence + extra).min(0.99),
+                confidence: rule_confidence(&m),
                 rule: m.rule.name.to_string(),
                 start: m.start,
                 in_sql_view: true,
@@ -204,7 +210,7 @@ impl SqliEngine {
                     .any(|c| matches!(c, b's' | b'1' | b'c' | b';' | b'(' | b'o' | b'v'));
             let agree = rule.is_some() || crule.is_some();
             let conf = match (statement, agree) {
-                (false, true) => 0.97,
+                (false, true) => LI_MAX,
                 (false, false) => 0.8,
                 (true, true) => 0.85,
                 (true, false) => 0.3,
@@ -231,6 +237,9 @@ static LIBINJECTION_WORDS: LazyLock<HashSet<&'static str, crate::hashing::Fixed>
         }
         set
     });
+
+/// The highest confidence a libinjection verdict gives.
+const LI_MAX: f32 = 0.97;
 
 /// libinjection's token size: longer words are never looked up.
 const LI_WORD_MAX: usize = 32;
