@@ -527,7 +527,7 @@ fn json<'a>(b: &'a [u8], place: Place, prefix: &str, sink: &mut Sink<'a, '_>) {
                         [Frame::Obj {
                             key: Some(Cow::Borrowed(k)),
                             ..
-                        }] if prefix.is_empty() => lossy(*k),
+                        }] if prefix.is_empty() => lossy(k),
                         _ => Cow::Owned(json_path(prefix, &stack)),
                     };
                     sink.push(place, name, s);
