@@ -21,7 +21,8 @@ use super::rules::RuleSet;
 use super::sqli::SqliEngine;
 use super::ssrf;
 use super::xss::{markup_view, XssEngine};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{dfa::DFA, Anchored, MatchKind, StartKind};
 use std::borrow::Cow;
 
 /// Detector settings; every limit is named here.
@@ -119,7 +120,9 @@ pub struct PayloadDetector {
     jndi: RuleSet,
     xxe: RuleSet,
     hints: HintEngine,
-    keywords: AhoCorasick,
+    /// The gate keywords as one case-insensitive DFA, walked by hand (every keyword ending at
+    /// every position, as an overlapping search reports them, without its per-match state).
+    keywords: DFA,
 }
 
 // Byte classes for the gates.
@@ -218,9 +221,11 @@ impl PayloadDetector {
             jndi: RuleSet::new(JNDI).map_err(e)?,
             xxe: RuleSet::new(XXE).map_err(e)?,
             hints: HintEngine::new().map_err(|x| BuildError(x.to_string()))?,
-            keywords: AhoCorasickBuilder::new()
+            keywords: DFA::builder()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
+                .start_kind(StartKind::Unanchored)
+                .prefilter(false)
                 .build(KEYWORDS.iter().map(|k| k.0))
                 .map_err(|x| BuildError(x.to_string()))?,
         })
@@ -283,12 +288,13 @@ impl PayloadDetector {
         let mut cands = Vec::new();
         for p in &ex.params {
             cands.clear();
-            let url_name = ssrf::url_like_name(&p.name);
+            // Whether the name says URL or host: looked up only when a gate asks.
+            let mut url_name = None;
             self.scan_value(
                 p,
                 &p.value,
                 Transforms::default(),
-                url_name,
+                &mut url_name,
                 &mut cands,
                 counters,
                 0,
@@ -399,19 +405,40 @@ impl PayloadDetector {
 
     /// Which family keywords occur in `v` (case-insensitive), as a bit mask of `K_*`.
     fn keywords(&self, v: &[u8]) -> u32 {
+        let dfa = &self.keywords;
+        let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+            // Cannot happen (built unanchored); if it did, every gate opens.
+            return u32::MAX;
+        };
+        let is_word = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
         let mut m = 0;
-        for hit in self.keywords.find_overlapping_iter(v) {
-            let (_, bit, word) = KEYWORDS[hit.pattern().as_usize()];
-            if word {
-                let before = hit.start().checked_sub(1).and_then(|i| v.get(i));
-                let after = v.get(hit.end());
-                let is_word =
-                    |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
-                if is_word(before) || is_word(after) {
+        for (i, &b) in v.iter().enumerate() {
+            sid = dfa.next_state(Anchored::No, sid, b);
+            if !dfa.is_special(sid) {
+                continue;
+            }
+            if dfa.is_dead(sid) {
+                break;
+            }
+            if !dfa.is_match(sid) {
+                continue;
+            }
+            let end = i + 1;
+            for k in 0..dfa.match_len(sid) {
+                let pid = dfa.match_pattern(sid, k);
+                let (_, bit, word) = KEYWORDS[pid.as_usize()];
+                if m & bit != 0 {
                     continue;
                 }
+                if word {
+                    let start = end - dfa.pattern_len(pid);
+                    let before = start.checked_sub(1).and_then(|j| v.get(j));
+                    if is_word(before) || is_word(v.get(end)) {
+                        continue;
+                    }
+                }
+                m |= bit;
             }
-            m |= bit;
         }
         m
     }
@@ -422,7 +449,7 @@ impl PayloadDetector {
         p: &Param<'_>,
         raw: &[u8],
         base: Transforms,
-        url_name: bool,
+        url_name: &mut Option<bool>,
         out: &mut Vec<Candidate>,
         counters: &mut PayloadCounters,
         depth: u8,
@@ -463,7 +490,8 @@ impl PayloadDetector {
         let first = decoded.first().copied().unwrap_or(0);
         let g_ssrf = !path_only
             && (has(kw, K_SSRF)
-                || (url_name && has(m, C_DIGIT | C_DOT | C_COLON))
+                || (has(m, C_DIGIT | C_DOT | C_COLON)
+                    && *url_name.get_or_insert_with(|| ssrf::url_like_name(&p.name)))
                 || (first.is_ascii_digit() && has(m, C_DOT))
                 || decoded.starts_with(b"0x")
                 || decoded.starts_with(b"0X"));
@@ -479,7 +507,7 @@ impl PayloadDetector {
                 &lo,
                 applied,
                 [g_sqli, g_xss, g_path, g_cmd, g_ssrf, g_jndi, g_xxe],
-                url_name,
+                g_ssrf && *url_name.get_or_insert_with(|| ssrf::url_like_name(&p.name)),
                 out,
             );
         }
@@ -885,6 +913,53 @@ mod tests {
         );
         let f = families("/a?t=JyBPUiAxPTEgLS0gaGVsbG8%3D", vec![], b"");
         assert_eq!(f, vec![("sqli".into(), "query".into(), "t".into())]);
+    }
+
+    /// The hand-walked keyword DFA gives the mask an overlapping Aho-Corasick search gives.
+    #[test]
+    fn keyword_walk_matches_an_overlapping_search() {
+        let d = det();
+        let ac = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(KEYWORDS.iter().map(|k| k.0))
+            .unwrap();
+        let reference = |v: &[u8]| {
+            let mut m = 0;
+            for hit in ac.find_overlapping_iter(v) {
+                let (_, bit, word) = KEYWORDS[hit.pattern().as_usize()];
+                let is_word =
+                    |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+                if word
+                    && (is_word(hit.start().checked_sub(1).and_then(|i| v.get(i)))
+                        || is_word(v.get(hit.end())))
+                {
+                    continue;
+                }
+                m |= bit;
+            }
+            m
+        };
+        let pieces: Vec<&str> = KEYWORDS
+            .iter()
+            .map(|k| k.0)
+            .chain([
+                "a", "x", "_", " ", "1", "'", "OR", "Or", "b", ".", "/", "-", "$", "é",
+            ])
+            .collect();
+        let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let mut v = String::new();
+            for _ in 0..next(8) {
+                v.push_str(pieces[next(pieces.len())]);
+            }
+            assert_eq!(d.keywords(v.as_bytes()), reference(v.as_bytes()), "{v:?}");
+        }
     }
 
     #[test]

@@ -189,7 +189,10 @@ fn is_plain_name(b: &[u8]) -> bool {
 /// Extracts every parameter of a request within `lim`.
 pub fn extract<'a>(req: &RequestParts<'a>, lim: &ExtractLimits) -> Extracted<'a> {
     let mut sink = Sink {
-        out: Extracted::default(),
+        out: Extracted {
+            params: Vec::with_capacity(32),
+            ..Extracted::default()
+        },
         lim,
         full: false,
     };
@@ -468,7 +471,7 @@ fn json_string(b: &[u8], start: usize) -> (Cow<'_, [u8]>, usize) {
 /// Tolerant JSON walk: string leaves with their paths; truncated or malformed input ends the
 /// walk quietly.
 fn json<'a>(b: &'a [u8], place: Place, prefix: &str, sink: &mut Sink<'a, '_>) {
-    let mut stack: Vec<Frame<'a>> = Vec::new();
+    let mut stack: Vec<Frame<'a>> = Vec::with_capacity(8);
     let mut i = 0;
     while i < b.len() && !sink.full {
         match b[i] {
@@ -519,8 +522,15 @@ fn json<'a>(b: &'a [u8], place: Place, prefix: &str, sink: &mut Sink<'a, '_>) {
                     *key = Some(s);
                     *want = false;
                 } else {
-                    let name = json_path(prefix, &stack);
-                    sink.push(place, Cow::Owned(name), s);
+                    let name = match stack.as_slice() {
+                        // A top-level member is named by its key alone: borrow it.
+                        [Frame::Obj {
+                            key: Some(Cow::Borrowed(k)),
+                            ..
+                        }] if prefix.is_empty() => lossy(k),
+                        _ => Cow::Owned(json_path(prefix, &stack)),
+                    };
+                    sink.push(place, name, s);
                 }
             }
             _ => i += 1,

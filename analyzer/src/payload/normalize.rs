@@ -390,10 +390,33 @@ pub fn fold_unicode(input: &[u8], applied: &mut Transforms) -> Option<Vec<u8>> {
     changed.then_some(out)
 }
 
+/// Bytes a decoding step (or the null-byte removal) starts from: `%`, `&`, `\`, NUL and
+/// every non-ASCII byte (`+` is one only where it means a space).
+static DECODE_TRIGGER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = matches!(i as u8, b'%' | b'&' | b'\\' | 0) || i >= 0x80;
+        i += 1;
+    }
+    t
+};
+
 /// Runs the decoding steps until nothing changes or `limits.max_passes` passes are done,
 /// then removes null bytes. Never grows the value.
 pub fn normalize<'v>(raw: &'v [u8], limits: &NormalizeLimits) -> Normalized<'v> {
     let mut applied = Transforms::default();
+    // Most values hold none of the bytes a step starts from: one look-up per byte, no passes.
+    let plus = limits.plus_is_space && limits.max_passes > 0;
+    if !raw
+        .iter()
+        .any(|&b| DECODE_TRIGGER[usize::from(b)] || (plus && b == b'+'))
+    {
+        return Normalized {
+            text: Cow::Borrowed(raw),
+            applied,
+        };
+    }
     let mut cur: Cow<'v, [u8]> = Cow::Borrowed(raw);
     let mut percent_passes = 0u8;
     for pass in 0..limits.max_passes {
@@ -646,6 +669,31 @@ fn resolve_lookup(body: &[u8]) -> Option<&[u8]> {
     None
 }
 
+const B64_UPPER: u8 = 1;
+const B64_LOWER: u8 = 1 << 1;
+const B64_DIGIT: u8 = 1 << 2;
+/// `+` and `/`: the standard alphabet only.
+const B64_STD: u8 = 1 << 3;
+/// `-` and `_`: the URL-safe alphabet only.
+const B64_URL: u8 = 1 << 4;
+
+static B64_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = match i as u8 {
+            b'A'..=b'Z' => B64_UPPER,
+            b'a'..=b'z' => B64_LOWER,
+            b'0'..=b'9' => B64_DIGIT,
+            b'+' | b'/' => B64_STD,
+            b'-' | b'_' => B64_URL,
+            _ => 0,
+        };
+        i += 1;
+    }
+    t
+};
+
 /// Decodes a value that evidently is base64 text: 16+ characters of one base64 alphabet
 /// (standard or URL-safe, padding only at the end), not a plain word or number, decoding to
 /// printable text. Binary payloads (images) and ordinary words return `None`.
@@ -660,21 +708,23 @@ pub fn base64_decode_evident(input: &[u8]) -> Option<Vec<u8>> {
         .strip_suffix(b"==")
         .or_else(|| trimmed.strip_suffix(b"="));
     let body = body.unwrap_or(trimmed);
-    let std = body
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
-    let url = body
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    // One pass: the classes seen, stopping at the first byte of neither alphabet.
+    let mut seen = 0u8;
+    for &b in body {
+        let c = B64_CLASS[usize::from(b)];
+        if c == 0 {
+            return None;
+        }
+        seen |= c;
+    }
+    let std = seen & B64_URL == 0;
+    let url = seen & B64_STD == 0;
     if !std && !url {
         return None;
     }
-    let (mut upper, mut lowc, mut digit) = (false, false, false);
-    for &b in body {
-        upper |= b.is_ascii_uppercase();
-        lowc |= b.is_ascii_lowercase();
-        digit |= b.is_ascii_digit();
-    }
+    let upper = seen & B64_UPPER != 0;
+    let lowc = seen & B64_LOWER != 0;
+    let digit = seen & B64_DIGIT != 0;
     if !(upper && lowc) && !(digit && (upper || lowc)) {
         return None;
     }

@@ -10,6 +10,7 @@
 //! beyond that are counted in `dropped_params`, not stored).
 
 use super::extract::Place;
+use crate::hashing::{fixed, Fixed};
 use std::collections::HashMap;
 
 /// Distinct values remembered per parameter for enum detection.
@@ -252,10 +253,14 @@ impl ParamProfile {
     }
 }
 
-/// The profiles of one endpoint's parameters, keyed by place and name.
+/// The profiles of one endpoint's parameters, keyed by name and then place (a name is
+/// rarely used in more than one place), so that a look-up borrows the name instead of
+/// building a key.
 #[derive(Debug, Clone, Default)]
 pub struct EndpointProfile {
-    params: HashMap<(Place, String), ParamProfile>,
+    params: HashMap<String, Vec<(Place, ParamProfile)>, Fixed>,
+    /// Parameters remembered, over all names and places.
+    count: usize,
     pub limits: ProfileLimits,
     /// Parameters not remembered because the endpoint was full.
     pub dropped_params: u64,
@@ -264,7 +269,8 @@ pub struct EndpointProfile {
 impl EndpointProfile {
     pub fn new(limits: ProfileLimits) -> Self {
         EndpointProfile {
-            params: HashMap::new(),
+            params: HashMap::with_hasher(fixed()),
+            count: 0,
             limits,
             dropped_params: 0,
         }
@@ -272,28 +278,46 @@ impl EndpointProfile {
 
     /// Learns one benign value of one parameter.
     pub fn observe(&mut self, place: Place, name: &str, value: &[u8]) {
-        let key = (place, name.to_string());
-        if let Some(p) = self.params.get_mut(&key) {
+        let full = self.count >= self.limits.max_params;
+        if let Some(places) = self.params.get_mut(name) {
+            if let Some((_, p)) = places.iter_mut().find(|(pl, _)| *pl == place) {
+                p.observe(value);
+                return;
+            }
+            if full {
+                self.dropped_params = self.dropped_params.saturating_add(1);
+                return;
+            }
+            let mut p = ParamProfile::default();
             p.observe(value);
+            places.push((place, p));
+            self.count += 1;
             return;
         }
-        if self.params.len() >= self.limits.max_params {
+        if full {
             self.dropped_params = self.dropped_params.saturating_add(1);
             return;
         }
-        self.params.entry(key).or_default().observe(value);
+        let mut p = ParamProfile::default();
+        p.observe(value);
+        self.params.insert(name.to_string(), vec![(place, p)]);
+        self.count += 1;
     }
 
     pub fn get(&self, place: Place, name: &str) -> Option<&ParamProfile> {
-        self.params.get(&(place, name.to_string()))
+        self.params
+            .get(name)?
+            .iter()
+            .find(|(pl, _)| *pl == place)
+            .map(|(_, p)| p)
     }
 
     pub fn len(&self) -> usize {
-        self.params.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.params.is_empty()
+        self.count == 0
     }
 }
 

@@ -11,6 +11,8 @@
 //! counts only when a rule agrees.
 
 use super::rules::{Rule, RuleSet};
+use std::collections::HashSet;
+use std::sync::LazyLock;
 
 /// Rules over the SQL view. A leading break is `'`, `"`, `` ` ``, `)` or a digit.
 pub static RULES: &[Rule] = &[
@@ -157,14 +159,23 @@ impl SqliEngine {
     /// Judges one value. `decoded` is the normalised value (case kept), `lower` its lower-cased
     /// copy, `sql` the SQL view of `lower`.
     pub fn judge(&self, decoded: &[u8], lower: &[u8], sql: &[u8]) -> Option<Verdict> {
-        let li = libinjectionrs::detect_sqli(decoded);
-        let fp = li
-            .fingerprint
-            .as_ref()
-            .map(|f| f.to_string())
-            .unwrap_or_default();
         let rule = self.rules.best(sql);
         let crule = self.comment_rules.best(lower);
+        let rule_confidence = |m: &super::rules::RuleMatch| {
+            (m.rule.confidence + 0.03 * (m.matched.saturating_sub(1) as f32)).min(0.99)
+        };
+        // libinjection adds at most LI_MAX, and only a higher confidence replaces a verdict:
+        // when the rules already reach that, its answer cannot change the result.
+        let settled = rule.as_ref().is_some_and(|m| rule_confidence(m) >= LI_MAX)
+            || crule.as_ref().is_some_and(|m| m.rule.confidence >= LI_MAX);
+        let li = (!settled && !only_barewords_and_strings(decoded))
+            .then(|| libinjectionrs::detect_sqli(decoded));
+        let li_injection = li.as_ref().is_some_and(|li| li.is_injection());
+        let fp = li
+            .as_ref()
+            .and_then(|li| li.fingerprint.as_ref())
+            .map(|f| f.to_string())
+            .unwrap_or_default();
         let mut best: Option<Verdict> = None;
         let mut consider = |v: Verdict| {
             if best.as_ref().is_none_or(|b| v.confidence > b.confidence) {
@@ -172,9 +183,8 @@ impl SqliEngine {
             }
         };
         if let Some(m) = rule {
-            let extra = 0.03 * (m.matched.saturating_sub(1) as f32);
             consider(Verdict {
-                confidence: (m.rule.confidence + extra).min(0.99),
+                confidence: rule_confidence(&m),
                 rule: m.rule.name.to_string(),
                 start: m.start,
                 in_sql_view: true,
@@ -188,7 +198,7 @@ impl SqliEngine {
                 in_sql_view: false,
             });
         }
-        if li.is_injection() {
+        if li_injection {
             // A fingerprint that starts with a statement keyword and has no break is a pasted
             // statement, not an injection, unless a rule agrees.
             // So is a fingerprint of bare words and keywords only (no string, number,
@@ -200,7 +210,7 @@ impl SqliEngine {
                     .any(|c| matches!(c, b's' | b'1' | b'c' | b';' | b'(' | b'o' | b'v'));
             let agree = rule.is_some() || crule.is_some();
             let conf = match (statement, agree) {
-                (false, true) => 0.97,
+                (false, true) => LI_MAX,
                 (false, false) => 0.8,
                 (true, true) => 0.85,
                 (true, false) => 0.3,
@@ -216,6 +226,52 @@ impl SqliEngine {
     }
 }
 
+/// Every word libinjection gives a role (keyword, function, operator, type, …), upper-case,
+/// including each word of its multi-word entries (`SOUNDS LIKE`, `GROUP BY`), which it folds
+/// from two adjacent words.
+static LIBINJECTION_WORDS: LazyLock<HashSet<&'static str, crate::hashing::Fixed>> =
+    LazyLock::new(|| {
+        let mut set = HashSet::with_hasher(crate::hashing::fixed());
+        for k in libinjectionrs::sqli::sqli_data::SQL_KEYWORDS {
+            set.extend(k.word.split(' ').filter(|w| !w.is_empty()));
+        }
+        set
+    });
+
+/// The highest confidence a libinjection verdict gives.
+const LI_MAX: f32 = 0.97;
+
+/// libinjection's token size: longer words are never looked up.
+const LI_WORD_MAX: usize = 32;
+
+/// Whether libinjection can only see barewords, strings and quote-prefixed literals here:
+/// the value is ASCII letters, spaces and apostrophes (a name like `Jane O'Brien`) and none of
+/// its words is one libinjection knows. Its tokens are then `n`, `s` and `1` (`b'…'`/`x'…'`),
+/// and no fingerprint over those is on its list (tested below), so it cannot flag the value
+/// and is not asked. A word too long to look up, or any other byte, sends the value to it.
+fn only_barewords_and_strings(v: &[u8]) -> bool {
+    if v.is_empty()
+        || !v
+            .iter()
+            .all(|&c| c.is_ascii_alphabetic() || c == b' ' || c == b'\'')
+    {
+        return false;
+    }
+    let mut buf = [0u8; LI_WORD_MAX];
+    v.split(|&c| c == b' ' || c == b'\'')
+        .filter(|w| !w.is_empty())
+        .all(|w| {
+            if w.len() >= LI_WORD_MAX {
+                return false;
+            }
+            let up = &mut buf[..w.len()];
+            up.copy_from_slice(w);
+            up.make_ascii_uppercase();
+            // ASCII letters only, so the bytes are UTF-8.
+            std::str::from_utf8(up).is_ok_and(|u| !LIBINJECTION_WORDS.contains(u))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +281,110 @@ mod tests {
         let lower = s.to_ascii_lowercase();
         let sql = sql_view(lower.as_bytes(), &mut Transforms::default());
         e.judge(s.as_bytes(), lower.as_bytes(), &sql)
+    }
+
+    /// The gate's premise: no libinjection fingerprint made only of barewords (`n`), strings
+    /// (`s`) and numbers (`1`) is on its list, up to its five tokens.
+    #[test]
+    fn bareword_and_string_fingerprints_are_never_sqli() {
+        let mut all = vec![String::new()];
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for p in &all {
+                for c in ['n', 's', '1'] {
+                    let fp = format!("{p}{c}");
+                    assert!(
+                        !libinjectionrs::sqli::blacklist::is_blacklisted(&fp),
+                        "{fp} is on the list"
+                    );
+                    next.push(fp);
+                }
+            }
+            all = next;
+        }
+    }
+
+    /// Whatever the gate lets skip, libinjection does not flag: names, contractions, quote
+    /// literals (`b'…'`, `x'…'`, `n'…'`, `q'…'`, `e'…'`) and keywords (which open the gate).
+    #[test]
+    fn gate_skips_only_what_libinjection_passes() {
+        let words = [
+            "jane",
+            "o",
+            "brien",
+            "it",
+            "s",
+            "b",
+            "x",
+            "n",
+            "q",
+            "e",
+            "u",
+            "nq",
+            "or",
+            "and",
+            "like",
+            "sounds",
+            "union",
+            "select",
+            "null",
+            "true",
+            "group",
+            "by",
+            "not",
+            "in",
+            "div",
+            "mod",
+            "is",
+            "abc",
+            "xor",
+            "having",
+            "waitfor",
+            "delay",
+            "rlike",
+            "into",
+            "between",
+            "collate",
+            "binary",
+            "sysobjects",
+            "sleep",
+            "where",
+            "from",
+            "a",
+        ];
+        let seps = ["", " ", "'", " '", "' ", "''"];
+        let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        let mut skipped = 0;
+        for _ in 0..20_000 {
+            let mut v = String::new();
+            for _ in 0..1 + next(6) {
+                v.push_str(seps[next(seps.len())]);
+                let w = words[next(words.len())];
+                if next(3) == 0 {
+                    v.push_str(&w.to_ascii_uppercase());
+                } else {
+                    v.push_str(w);
+                }
+            }
+            v.push_str(seps[next(seps.len())]);
+            if only_barewords_and_strings(v.as_bytes()) {
+                skipped += 1;
+                assert!(
+                    !libinjectionrs::detect_sqli(v.as_bytes()).is_injection(),
+                    "gate skipped {v:?}, which libinjection flags"
+                );
+            }
+        }
+        assert!(skipped > 1000, "{skipped}");
+        assert!(only_barewords_and_strings(b"Jane O'Brien"));
+        assert!(!only_barewords_and_strings(b"x' or 'a"));
+        assert!(!only_barewords_and_strings(b"1' or 1=1"));
     }
 
     /// libinjectionrs evaluation: multi-word SQL keywords (`UNION ALL`, `ORDER BY`, `NOT IN`,

@@ -274,15 +274,38 @@ pub fn url_like_name(name: &str) -> bool {
     if name.len() > 64 || name.bytes().any(|b| b.is_ascii_whitespace()) {
         return false;
     }
-    let n = name.to_ascii_lowercase();
-    [
-        "url", "uri", "host", "dest", "redirect", "callback", "webhook", "target", "endpoint",
-        "proxy", "domain", "site", "feed", "image", "img", "link", "src", "fetch", "remote",
-        "server", "address", "addr", "next", "return", "continue", "load", "file", "path", "ip",
-    ]
-    .iter()
-    .any(|k| n.contains(k))
+    use aho_corasick::automaton::Automaton;
+    let dfa = &*URL_NAME_WORDS;
+    let Ok(mut sid) = dfa.start_state(aho_corasick::Anchored::No) else {
+        // Cannot happen (built unanchored); if it did, say URL-like (the looser reading).
+        return true;
+    };
+    for &b in name.as_bytes() {
+        sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
+        if dfa.is_special(sid) && dfa.is_match(sid) {
+            return true;
+        }
+    }
+    false
 }
+
+/// Name fragments of URL/host-like parameters, matched case-insensitively anywhere in a name;
+/// a DFA walked by hand (names are short: no search set-up per call).
+static URL_NAME_WORDS: std::sync::LazyLock<aho_corasick::dfa::DFA> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::dfa::DFA::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .start_kind(aho_corasick::StartKind::Unanchored)
+            .prefilter(false)
+            .build([
+                "url", "uri", "host", "dest", "redirect", "callback", "webhook", "target",
+                "endpoint", "proxy", "domain", "site", "feed", "image", "img", "link", "src",
+                "fetch", "remote", "server", "address", "addr", "next", "return", "continue",
+                "load", "file", "path", "ip",
+            ])
+            .expect("static patterns build")
+    });
 
 fn target_conf(t: Target) -> (f32, &'static str) {
     match t {
@@ -402,6 +425,39 @@ pub fn judge(lower: &[u8], name_hint: bool, restricted: bool) -> Option<Verdict>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The DFA walk answers as lower-casing the name and testing each fragment does.
+    #[test]
+    fn url_like_name_matches_substring_tests() {
+        const WORDS: &[&str] = &[
+            "url", "uri", "host", "dest", "redirect", "callback", "webhook", "target", "endpoint",
+            "proxy", "domain", "site", "feed", "image", "img", "link", "src", "fetch", "remote",
+            "server", "address", "addr", "next", "return", "continue", "load", "file", "path",
+            "ip",
+        ];
+        let reference = |name: &str| {
+            if name.len() > 64 || name.bytes().any(|b| b.is_ascii_whitespace()) {
+                return false;
+            }
+            let n = name.to_ascii_lowercase();
+            WORDS.iter().any(|k| n.contains(k))
+        };
+        let pieces = [
+            "U", "r", "L", "i", "p", "x", "_", ".", "[0]", "customer", "email", "id", "HOST", "-",
+            "é", "file", "ima", "ge", "ad", "dr", " ", "sort",
+        ];
+        let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let name: String = (0..next(10)).map(|_| pieces[next(pieces.len())]).collect();
+            assert_eq!(url_like_name(&name), reference(&name), "{name:?}");
+        }
+    }
 
     fn t(s: &str) -> Option<(Target, bool)> {
         classify_host(s.as_bytes())
