@@ -116,7 +116,29 @@ impl Run {
 }
 
 fn check_actors(seed: u64) {
-    let run = run("attacks-all.toml", seed);
+    check_run(&run("attacks-all.toml", seed), seed);
+}
+
+/// The demo capture README's first command replays (committed; `apitap-gen --scenario
+/// fixtures/scenarios/attacks-all.toml` writes it again).
+#[test]
+fn the_demo_capture_alerts_every_attacker_it_has_a_detector_for() {
+    let dir = workspace_root().join("fixtures/demo");
+    let labels: Labels =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("mixed-labels.json")).unwrap())
+            .unwrap();
+    let (records, alerts) = analyze(&[dir.join("mixed.pcap")], &SensorConfig::default()).unwrap();
+    check_run(
+        &Run {
+            labels,
+            records,
+            alerts,
+        },
+        0,
+    );
+}
+
+fn check_run(run: &Run, seed: u64) {
     let by = run.alerts_by_actor();
     let aggregate = SensorConfig::default().analyzer.payload.aggregate_secs;
     let mut checked = 0;
