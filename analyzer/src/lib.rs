@@ -207,39 +207,44 @@ impl Analyzer {
             self.endpoint_buf = endpoint;
             return;
         }
-        let mut candidates: [Option<Candidate>; 15] = Default::default();
+        // Each candidate goes to the manager as it is made (no array of them to move).
+        let manager = &mut self.manager;
+        let mut offer = |c: Option<Candidate>| {
+            if let Some(a) = c.and_then(|c| manager.offer(c, r, o.ts)) {
+                out.push(a);
+            }
+        };
+        let mut failures_before = 0.0;
         if login.is_some() {
             let bf = src.brute_force.get_or_insert_with(Box::default);
-            let failures_before = bf.recent_failures(o.ts, self.brute_force.window());
-            candidates[10] = self.account_takeover.login_success(&o, failures_before);
-            candidates[0] = self.brute_force.observe(&o, bf);
+            failures_before = bf.recent_failures(o.ts, self.brute_force.window());
+            offer(self.brute_force.observe(&o, bf));
             let cs = src.credential_stuffing.get_or_insert_with(Box::default);
-            candidates[1] = self.credential_stuffing.observe(&o, cs);
+            offer(self.credential_stuffing.observe(&o, cs));
         }
-        candidates[2] = self.forced_browsing.observe(&o, &mut src.forced_browsing);
-        candidates[3] = self.rate_anomaly.observe(&o, &mut src.rate_anomaly);
-        candidates[4] = self.enumeration.observe(&o);
-        candidates[5] = self.bot.observe(&o, &mut src.bot);
+        offer(self.forced_browsing.observe(&o, &mut src.forced_browsing));
+        offer(self.rate_anomaly.observe(&o, &mut src.rate_anomaly));
+        offer(self.enumeration.observe(&o));
+        offer(self.bot.observe(&o, &mut src.bot));
         let gap = src.bot.mean_gap_ms();
-        candidates[6] = self.scraping.observe(&o, &mut src.scraping, gap);
-        candidates[7] = self.protocol.smuggling(&o);
-        candidates[8] = self.protocol.evasion(&o, &mut src.protocol);
+        offer(self.scraping.observe(&o, &mut src.scraping, gap));
+        offer(self.protocol.smuggling(&o));
+        offer(self.protocol.evasion(&o, &mut src.protocol));
         self.injection.observe(&o);
-        candidates[9] = self.threat_intel.observe(&o);
+        offer(self.threat_intel.observe(&o));
+        if login.is_some() {
+            offer(self.account_takeover.login_success(&o, failures_before));
+        }
         let mut ato: [Option<Candidate>; 2] = Default::default();
         self.account_takeover.observe(&o, &mut ato);
         let [a, b] = ato;
-        candidates[11] = a;
-        candidates[12] = b;
-        candidates[13] = self.data_exfiltration.observe(&o, &f, &src.baseline, &seen);
-        candidates[14] =
+        offer(a);
+        offer(b);
+        offer(self.data_exfiltration.observe(&o, &f, &src.baseline, &seen));
+        offer(
             self.unauthenticated_access
-                .observe(&o, &f, &seen, &mut src.unauthenticated_access);
-        for c in candidates.into_iter().flatten() {
-            if let Some(a) = self.manager.offer(c, r, o.ts) {
-                out.push(a);
-            }
-        }
+                .observe(&o, &f, &seen, &mut src.unauthenticated_access),
+        );
         self.injection.due(o.ts, &mut self.due);
         self.offer_due(o.ts, out);
         self.template_buf = template;
