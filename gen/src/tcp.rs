@@ -138,7 +138,8 @@ pub struct Conn {
     closed_by_server: bool,
 }
 
-fn ctl(ts: u64, from_client: bool, flags: u8, seq: u32, ack: u32) -> Pkt {
+/// A packet without payload (handshake, ACK, FIN).
+pub fn ctl(ts: u64, from_client: bool, flags: u8, seq: u32, ack: u32) -> Pkt {
     Pkt {
         ts,
         from_client,
@@ -153,7 +154,14 @@ fn ctl(ts: u64, from_client: bool, flags: u8, seq: u32, ack: u32) -> Pkt {
 
 /// Segments `len` bytes of `buf` at the MSS, back to back; returns the last segment's time
 /// and the next sequence number.
-fn push_data(q: &mut Vec<Pkt>, ts0: u64, seq0: u32, ack: u32, buf: Buf, len: usize) -> (u64, u32) {
+pub fn push_data(
+    q: &mut Vec<Pkt>,
+    ts0: u64,
+    seq0: u32,
+    ack: u32,
+    buf: Buf,
+    len: usize,
+) -> (u64, u32) {
     let from_client = buf == Buf::Req;
     let gap_us = if from_client { 8 } else { 12 };
     let (mut off, mut ts, mut seq) = (0usize, ts0, seq0);

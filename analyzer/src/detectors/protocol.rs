@@ -84,6 +84,20 @@ fn attributable(need: Framing, framing: Option<(bool, bool)>) -> bool {
     }
 }
 
+/// The anomalies of `list` on the record that the client is to blame for.
+fn client_anomalies(
+    r: &RequestRecord,
+    list: &[(&'static str, Framing)],
+    framing: Option<(bool, bool)>,
+) -> Vec<&'static str> {
+    list.iter()
+        .filter(|(name, need)| {
+            r.apitap.anomalies.iter().any(|a| a == name) && attributable(*need, framing)
+        })
+        .map(|(name, _)| *name)
+        .collect()
+}
+
 /// Per-source evasion count.
 #[derive(Debug, Default)]
 pub struct State {
@@ -109,13 +123,7 @@ impl Protocol {
             return None;
         }
         let framing = request_framing(r);
-        let found: Vec<&'static str> = SMUGGLING
-            .iter()
-            .filter(|(name, need)| {
-                r.apitap.anomalies.iter().any(|a| a == name) && attributable(*need, framing)
-            })
-            .map(|(name, _)| *name)
-            .collect();
+        let found = client_anomalies(r, SMUGGLING, framing);
         if found.is_empty() {
             return None;
         }
@@ -179,13 +187,7 @@ impl Protocol {
             return None;
         }
         let framing = request_framing(r);
-        let found: Vec<&'static str> = EVASION
-            .iter()
-            .filter(|(name, need)| {
-                r.apitap.anomalies.iter().any(|a| a == name) && attributable(*need, framing)
-            })
-            .map(|(name, _)| *name)
-            .collect();
+        let found = client_anomalies(r, EVASION, framing);
         if found.is_empty() {
             return None;
         }

@@ -18,9 +18,9 @@
 //! scenario generator, which writes labeled mixed traffic; this tool writes one fast mix).
 
 use apitap_gen::data::{b64url, http_date, iso_time};
-use apitap_gen::net::{PcapWriter, TcpSeg, Wrap, ACK, FIN, PSH, SYN};
+use apitap_gen::net::{PcapWriter, TcpSeg, Wrap, ACK, FIN, SYN};
 use apitap_gen::rng::Rng;
-use apitap_gen::tcp::MSS;
+use apitap_gen::tcp::{ctl, push_data, Buf, Pkt, MSS};
 use clap::Parser;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -336,25 +336,6 @@ struct Client {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Buf {
-    None,
-    Req,
-    Resp,
-}
-
-#[derive(Clone, Copy)]
-struct Pkt {
-    ts: u64,
-    from_client: bool,
-    flags: u8,
-    seq: u32,
-    ack: u32,
-    buf: Buf,
-    start: u32,
-    len: u32,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Closed,
     Open,
@@ -401,50 +382,6 @@ struct Gen {
     out: PcapWriter<BufWriter<File>>,
     totals: Totals,
     next_order_id: u32,
-}
-
-/// Segments `len` bytes of the request (from the client) or the response (from the server,
-/// back to back at about 1 Gbit/s) at the MSS; returns the last segment's time and the next
-/// sequence number.
-fn push_data(q: &mut Vec<Pkt>, ts0: u64, seq0: u32, ack: u32, buf: Buf, len: usize) -> (u64, u32) {
-    let from_client = buf == Buf::Req;
-    let gap_us = if from_client { 8 } else { 12 };
-    let mut off = 0usize;
-    let mut ts = ts0;
-    let mut seq = seq0;
-    while off < len {
-        let n = (len - off).min(MSS);
-        let last = off + n == len;
-        q.push(Pkt {
-            ts,
-            from_client,
-            flags: if last { ACK | PSH } else { ACK },
-            seq,
-            ack,
-            buf,
-            start: off as u32,
-            len: n as u32,
-        });
-        seq = seq.wrapping_add(n as u32);
-        off += n;
-        if !last {
-            ts += gap_us;
-        }
-    }
-    (ts, seq)
-}
-
-fn ctl(ts: u64, from_client: bool, flags: u8, seq: u32, ack: u32) -> Pkt {
-    Pkt {
-        ts,
-        from_client,
-        flags,
-        seq,
-        ack,
-        buf: Buf::None,
-        start: 0,
-        len: 0,
-    }
 }
 
 impl Gen {
