@@ -298,6 +298,11 @@ fn execute(
         .or(cfg.analyzer.baseline.snapshot_path.clone());
     // The analyzer runs for alerts, and to keep a baseline snapshot learning.
     let analyze = c.alerts.is_some() || baseline.is_some();
+    if !analyze && !cfg.records.write_bodies {
+        // Body prefixes are kept for the analyzers and for written bodies only: without
+        // either, bodies are still counted and decoded, but no bytes are kept.
+        cfg.http.body_capture_bytes = 0;
+    }
     let builder = RecordBuilder {
         redactor: Redactor::new(cfg.redaction.mode, key),
         options: RecordOptions {

@@ -38,6 +38,19 @@ impl Collector {
             self.prefix.extend_from_slice(&buf[..keep]);
         }
     }
+
+    /// Accounts for `n` bytes the inflater appended to `prefix` itself: the same limit
+    /// and prefix cap as [`Collector::take`].
+    fn took_in_place(&mut self, n: usize) {
+        let room = self.limit.saturating_sub(self.decoded);
+        let counted = (n as u64).min(room);
+        if counted < n as u64 {
+            self.limit_hit = true;
+        }
+        self.decoded += counted;
+        let keep_to = self.prefix.len() - n + (counted as usize);
+        self.prefix.truncate(keep_to.min(self.prefix_cap));
+    }
 }
 
 /// Which inflater a coding needs.
@@ -91,6 +104,8 @@ fn gzip_header_len(b: &[u8]) -> Result<Option<usize>, ()> {
 const POOLED_INFLATERS: usize = 32;
 /// Scratch output of one inflate call.
 const INFLATE_CHUNK: usize = 32 * 1024;
+/// Spare prefix capacity below which the prefix is grown before inflating into it.
+const MIN_SPARE: usize = 4 * 1024;
 
 thread_local! {
     static POOL: RefCell<Vec<(InflateKind, Decompress)>> = const { RefCell::new(Vec::new()) };
@@ -125,33 +140,53 @@ struct Inflater {
 
 impl Inflater {
     /// Inflates `input` into the collector; `Err` on a corrupt stream or the limit.
+    /// While the prefix has room the output goes straight into it; after that into a
+    /// per-thread scratch chunk that is only counted.
     fn feed(&mut self, mut input: &[u8], c: &mut Collector) -> Result<(), ()> {
         SCRATCH.with(|s| {
             let mut buf = s.borrow_mut();
-            if buf.len() < INFLATE_CHUNK {
-                buf.resize(INFLATE_CHUNK, 0);
-            }
             loop {
                 if self.ended {
                     return Ok(());
                 }
                 let (in0, out0) = (self.d.total_in(), self.d.total_out());
-                let status = self
-                    .d
-                    .decompress(input, &mut buf[..], FlushDecompress::None)
-                    .map_err(|_| ())?;
-                let used = usize::try_from(self.d.total_in() - in0).unwrap_or(input.len());
-                let produced = usize::try_from(self.d.total_out() - out0).unwrap_or(0);
-                c.take(&buf[..produced.min(buf.len())]);
+                let room = c.prefix_cap.saturating_sub(c.prefix.len());
+                let (status, produced, chunk) = if room > 0 {
+                    // Grow by at most the room left, so the prefix never exceeds its cap.
+                    let chunk = room.min(INFLATE_CHUNK);
+                    if c.prefix.capacity() - c.prefix.len() < chunk.min(MIN_SPARE) {
+                        c.prefix.reserve_exact(chunk);
+                    }
+                    let spare = c.prefix.capacity() - c.prefix.len();
+                    let status = self
+                        .d
+                        .decompress_vec(input, &mut c.prefix, FlushDecompress::None)
+                        .map_err(|_| ())?;
+                    let produced = usize::try_from(self.d.total_out() - out0).unwrap_or(0);
+                    c.took_in_place(produced);
+                    (status, produced, spare)
+                } else {
+                    if buf.len() < INFLATE_CHUNK {
+                        buf.resize(INFLATE_CHUNK, 0);
+                    }
+                    let status = self
+                        .d
+                        .decompress(input, &mut buf[..], FlushDecompress::None)
+                        .map_err(|_| ())?;
+                    let produced = usize::try_from(self.d.total_out() - out0).unwrap_or(0);
+                    c.take(&buf[..produced.min(buf.len())]);
+                    (status, produced, buf.len())
+                };
                 if c.limit_hit {
                     return Err(());
                 }
+                let used = usize::try_from(self.d.total_in() - in0).unwrap_or(input.len());
                 input = input.get(used..).unwrap_or_default();
                 if status == Status::StreamEnd {
                     self.ended = true;
                 }
                 // More to do while input remains or the output chunk came back full.
-                if (input.is_empty() && produced < buf.len()) || (used == 0 && produced == 0) {
+                if (input.is_empty() && produced < chunk) || (used == 0 && produced == 0) {
                     return Ok(());
                 }
             }
@@ -427,6 +462,28 @@ mod tests {
     }
 
     #[test]
+    fn inflated_prefix_is_exactly_the_first_cap_bytes_for_any_cap() {
+        let p = plain();
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(&p).unwrap();
+        let gz = gz.finish().unwrap();
+        // Caps below, at and above one inflate chunk, and above the whole body.
+        for cap in [1, 4095, 4096, 32 * 1024, 100_000, p.len() + 10] {
+            for piece in [1460, 1 << 20] {
+                let (s, a) = run(Coding::Gzip, &gz, cap, 1 << 30, piece);
+                assert_eq!(s.decoded_bytes, p.len() as u64, "cap {cap} piece {piece}");
+                assert_eq!(s.prefix, &p[..cap.min(p.len())], "cap {cap} piece {piece}");
+                assert!(
+                    s.prefix.capacity() <= cap,
+                    "cap {cap}: {}",
+                    s.prefix.capacity()
+                );
+                assert!(a.is_empty(), "{a:?}");
+            }
+        }
+    }
+
+    #[test]
     fn pooled_inflaters_are_clean_after_broken_and_finished_streams() {
         let p = plain();
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
@@ -459,9 +516,12 @@ mod tests {
         let mut gz = GzEncoder::new(Vec::new(), Compression::best());
         gz.write_all(&zeros).unwrap();
         let gz = gz.finish().unwrap();
-        let (s, a) = run(Coding::Gzip, &gz, 0, 1 << 20, 1460);
-        assert_eq!(s.decoded_bytes, 1 << 20);
-        assert!(a.contains(HttpAnomaly::DecompressionLimit));
+        for cap in [0, 64 << 10, 2 << 20] {
+            let (s, a) = run(Coding::Gzip, &gz, cap, 1 << 20, 1460);
+            assert_eq!(s.decoded_bytes, 1 << 20, "cap {cap}");
+            assert_eq!(s.prefix.len(), cap.min(1 << 20), "cap {cap}");
+            assert!(a.contains(HttpAnomaly::DecompressionLimit));
+        }
     }
 
     #[test]

@@ -297,6 +297,16 @@ fn header_ranges(buf: &[u8], headers: &[httparse::Header<'_>]) -> Vec<(Range<u32
         .collect()
 }
 
+/// Whether `buf` has line feeds but not one CRLF: its lines end in bare LF only.
+/// The usual head answers from its first line end, without a substring search.
+fn only_bare_lf(buf: &[u8]) -> bool {
+    match memchr::memchr(b'\n', buf) {
+        None => false,
+        Some(p) if p > 0 && buf[p - 1] == b'\r' => false,
+        Some(p) => memmem::find(&buf[p..], b"\r\n").is_none(),
+    }
+}
+
 /// Parses a request head (`buf` is exactly the head). `None` when it is not a request.
 pub fn parse_request(
     buf: &[u8],
@@ -307,7 +317,7 @@ pub fn parse_request(
     if http09 {
         return parse_http09_request(buf, anomalies);
     }
-    if memchr::memchr(b'\n', buf).is_some() && memchr::memmem::find(buf, b"\r\n").is_none() {
+    if only_bare_lf(buf) {
         anomalies.insert(HttpAnomaly::BareLf);
     }
     let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
@@ -327,7 +337,7 @@ pub fn parse_request(
 
 /// Parses a response head (`buf` is exactly the head).
 pub fn parse_response(buf: &[u8], max_headers: usize, anomalies: &mut AnomalySet) -> Option<Head> {
-    if memchr::memchr(b'\n', buf).is_some() && memchr::memmem::find(buf, b"\r\n").is_none() {
+    if only_bare_lf(buf) {
         anomalies.insert(HttpAnomaly::BareLf);
     }
     let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
