@@ -153,13 +153,35 @@ impl Default for EnumerationConfig {
     }
 }
 
-/// Request floods: an actor far above a fixed ceiling (baselines come later).
+/// Request floods: a source far above its own usual peak and the population's, or above an
+/// absolute ceiling; an endpoint or the whole API far above its learned rate (DoS).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateAnomalyConfig {
+    /// Window of a source's request count.
     pub window_secs: u64,
-    /// Requests per window from one actor that are a flood whatever its history.
+    /// Requests per window from one source that are a flood whatever its history.
     pub max_requests: u32,
+    /// Requests per window below which a source is never judged by the relative rules.
+    pub min_requests: u32,
+    /// The population's requests per source per active minute is read at this quantile ...
+    pub population_quantile: f64,
+    /// ... and a flood is at least this many times it.
+    pub population_factor: f64,
+    /// Source-minutes the population must have learned before the relative rule applies.
+    pub min_population_minutes: u32,
+    /// A flood is at least this many times the source's own (decaying) peak minute ...
+    pub own_factor: f64,
+    /// ... once the source has this many active minutes learned.
+    pub own_min_minutes: u16,
+    /// Endpoint and global floods: requests in the exfiltration window at least this many
+    /// times the learned rate (hour-of-day aware), after the baseline warm-up ...
+    pub endpoint_factor: f64,
+    /// ... and at least this many requests in that window (per worker: each worker sees its
+    /// shard of the traffic and learns its shard's rate).
+    pub endpoint_min_requests: u32,
+    /// Minutes an endpoint's rate must have learned before it is judged.
+    pub endpoint_min_minutes: u32,
 }
 
 impl Default for RateAnomalyConfig {
@@ -167,6 +189,15 @@ impl Default for RateAnomalyConfig {
         RateAnomalyConfig {
             window_secs: 60,
             max_requests: 1200,
+            min_requests: 600,
+            population_quantile: 0.9,
+            population_factor: 10.0,
+            min_population_minutes: 30,
+            own_factor: 5.0,
+            own_min_minutes: 10,
+            endpoint_factor: 10.0,
+            endpoint_min_requests: 3000,
+            endpoint_min_minutes: 60,
         }
     }
 }

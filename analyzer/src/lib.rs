@@ -223,7 +223,11 @@ impl Analyzer {
             offer(self.credential_stuffing.observe(&o, cs));
         }
         offer(self.forced_browsing.observe(&o, &mut src.forced_browsing));
-        offer(self.rate_anomaly.observe(&o, &mut src.rate_anomaly));
+        offer(
+            self.rate_anomaly
+                .observe(&o, &mut src.rate_anomaly, &src.baseline, &seen),
+        );
+        offer(self.rate_anomaly.observe_target(&o, &seen));
         offer(self.enumeration.observe(&o));
         offer(self.bot.observe(&o, &mut src.bot));
         let gap = src.bot.mean_gap_ms();

@@ -1,10 +1,12 @@
-//! Sliding windows on packet time with constant memory: a count and a bounded distinct-set,
-//! each kept as a current and a previous half-window.
+//! Sliding windows on packet time with constant memory: a count, a sum and a bounded
+//! distinct-set.
 //!
-//! The value at time `t` weights the previous half by how much of it still lies inside the
-//! window (the usual two-bucket approximation of a sliding window); the distinct set is the
-//! union of both halves, each exact up to a fixed number of 64-bit hashes and a 256-register
-//! HyperLogLog sketch beyond, so distinct counts of any size cost bounded memory.
+//! Counts and sums keep the current and the previous window-long bucket; the value at time
+//! `t` is the current bucket plus the previous one weighted by how much of it still lies
+//! inside the window ending at `t` (the usual two-bucket sliding-window counter: exact for a
+//! steady rate). The distinct set keeps two half-window sets and reports their union, each
+//! exact up to a fixed number of 64-bit hashes and a 256-register HyperLogLog sketch beyond,
+//! so distinct counts of any size cost bounded memory.
 
 /// A windowed event count.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -23,7 +25,7 @@ impl WindowCount {
 
     /// Events in the window ending at `ts`.
     pub fn value(&self, ts: u64, width: u64) -> f64 {
-        let half = (width / 2).max(1);
+        let half = width.max(1);
         let age = ts.saturating_sub(self.start);
         if age >= 2 * half {
             return 0.0;
@@ -38,7 +40,7 @@ impl WindowCount {
     }
 
     fn roll(&mut self, ts: u64, width: u64) {
-        let half = (width / 2).max(1);
+        let half = width.max(1);
         let age = ts.saturating_sub(self.start);
         if age >= 2 * half {
             self.prev = 0;
@@ -63,7 +65,7 @@ pub struct WindowSum {
 impl WindowSum {
     /// Adds `v` at `ts` for a window of `width` ns.
     pub fn add(&mut self, ts: u64, width: u64, v: u64) {
-        let half = (width / 2).max(1);
+        let half = width.max(1);
         let age = ts.saturating_sub(self.start);
         if age >= 2 * half {
             self.prev = 0;
@@ -79,7 +81,7 @@ impl WindowSum {
 
     /// The sum over the window ending at `ts`.
     pub fn value(&self, ts: u64, width: u64) -> f64 {
-        let half = (width / 2).max(1);
+        let half = width.max(1);
         let age = ts.saturating_sub(self.start);
         if age >= 2 * half {
             return 0.0;
@@ -271,13 +273,30 @@ mod tests {
     }
 
     #[test]
+    fn a_steady_rate_counts_the_whole_window() {
+        let (w, mut c, mut sum) = (60 * S, WindowCount::default(), WindowSum::default());
+        // 10 events a second for five minutes: every full window holds 600 of them (read
+        // once two whole buckets are behind, as the estimate assumes the previous bucket full).
+        for i in 0..3000u64 {
+            let ts = 1_000 * S + i * S / 10;
+            c.add(ts, w);
+            sum.add(ts, w, 2);
+            if ts >= 1_080 * S + w {
+                let v = c.value(ts, w);
+                assert!((v - 600.0).abs() <= 2.0, "at {i}: {v}");
+                assert!((sum.value(ts, w) - 1200.0).abs() <= 4.0);
+            }
+        }
+    }
+
+    #[test]
     fn count_decays_across_halves() {
         let mut c = WindowCount::default();
         let w = 60 * S;
         for _ in 0..10 {
             c.add(0, w);
         }
-        let later = c.value(45 * S, w);
+        let later = c.value(90 * S, w);
         assert!(later > 0.0 && later < 10.0, "{later}");
     }
 

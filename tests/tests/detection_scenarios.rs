@@ -37,6 +37,7 @@ const BEHAVIOUR: &[(&str, f64)] = &[
     ("account_takeover", 120.0),
     ("enumeration", 120.0),
     ("forced_browsing", 60.0),
+    ("rate_anomaly", 60.0),
     ("scraping", 120.0),
 ];
 

@@ -333,23 +333,60 @@ pub struct ActorBaseline {
     pub volume: Volume,
     pub fingerprints: Fingerprints,
     pub first_seen: u64,
+    /// The busiest whole minute's requests, decaying by [`PEAK_DECAY`] per active minute:
+    /// what "far above its own baseline" compares with for bursty clients.
+    #[serde(default)]
+    pub peak_per_minute: f32,
+    /// Whole active minutes learned (saturating).
+    #[serde(default)]
+    pub active_minutes: u16,
+}
+
+/// Decay of an actor's peak requests per minute per active minute (half-life of about 35
+/// active minutes).
+const PEAK_DECAY: f32 = 0.98;
+/// Requests per minute a peak may grow by beyond doubling, per active minute.
+const PEAK_GROWTH_SLACK: f32 = 30.0;
+
+/// What one exchange closed in an actor's baseline.
+pub struct Learned {
+    /// Response bytes of an active minute that closed.
+    pub minute_bytes: Option<u64>,
+    /// Requests of an active minute that closed.
+    pub minute_requests: Option<f32>,
+    /// The client fingerprint was new for the actor.
+    pub new_fingerprint: bool,
 }
 
 impl ActorBaseline {
-    /// Learns one exchange; returns the bytes of an active minute that closed, and whether
-    /// the client fingerprint was new.
-    fn learn(&mut self, f: &Features, window_ns: u64) -> (Option<u64>, bool) {
+    /// Learns one exchange.
+    fn learn(&mut self, f: &Features, window_ns: u64) -> Learned {
         if self.first_seen == 0 {
             self.first_seen = f.ts;
         }
-        self.rate.add(f.ts);
+        let minute_requests = self.rate.add(f.ts);
+        if let Some(n) = minute_requests {
+            // A sudden jump is learned over several minutes (at most about doubling per
+            // minute), so a flood does not become its own baseline in its first minute.
+            let grown = n.min(2.0 * self.peak_per_minute + PEAK_GROWTH_SLACK);
+            self.peak_per_minute = (self.peak_per_minute * PEAK_DECAY).max(grown);
+            self.active_minutes = self.active_minutes.saturating_add(1);
+        }
         self.mix.add(f, ACTOR_DECAY_AT);
-        let closed = self.volume.add(f.ts, f.response_bytes, window_ns);
-        (closed, self.fingerprints.see(f.fingerprint))
+        let minute_bytes = self.volume.add(f.ts, f.response_bytes, window_ns);
+        Learned {
+            minute_bytes,
+            minute_requests,
+            new_fingerprint: self.fingerprints.see(f.fingerprint),
+        }
     }
 
     fn is_valid(&self) -> bool {
-        self.rate.is_valid() && self.mix.is_valid() && self.volume.active_mean.is_finite()
+        self.rate.is_valid()
+            && self.mix.is_valid()
+            && self.volume.active_mean.is_finite()
+            && self.peak_per_minute.is_finite()
+            && self.peak_per_minute >= 0.0
     }
 }
 
@@ -412,6 +449,10 @@ pub struct GlobalBaseline {
     pub sizes: LogHistogram,
     /// Response bytes per source address per active minute, over all sources.
     pub actor_minute_bytes: LogHistogram,
+    /// Requests per source address per active minute, over all sources (what "the
+    /// population's" rate means for floods).
+    #[serde(default)]
+    pub actor_minute_requests: LogHistogram,
 }
 
 impl GlobalBaseline {
@@ -420,6 +461,7 @@ impl GlobalBaseline {
         self.mix.scale(f);
         self.sizes.scale(f);
         self.actor_minute_bytes.scale(f);
+        self.actor_minute_requests.scale(f);
     }
 
     fn merge(&mut self, o: &GlobalBaseline) {
@@ -427,6 +469,7 @@ impl GlobalBaseline {
         self.mix.merge(&o.mix);
         self.sizes.merge(&o.sizes);
         self.actor_minute_bytes.merge(&o.actor_minute_bytes);
+        self.actor_minute_requests.merge(&o.actor_minute_requests);
     }
 
     fn is_valid(&self) -> bool {
@@ -434,6 +477,7 @@ impl GlobalBaseline {
             && self.mix.is_valid()
             && self.sizes.is_valid()
             && self.actor_minute_bytes.is_valid()
+            && self.actor_minute_requests.is_valid()
     }
 }
 
@@ -461,6 +505,8 @@ pub struct Seen<'a> {
     pub endpoint: &'a EndpointBaseline,
     pub identity: Option<(&'a Arc<str>, &'a ActorBaseline)>,
     pub warm: bool,
+    /// The window endpoint and actor volumes slide over (the exfiltration window).
+    pub window_ns: u64,
     /// The client fingerprint was new for the source address.
     pub new_fingerprint: bool,
 }
@@ -530,12 +576,19 @@ impl Baselines {
             }
             g.sizes.add(f.response_bytes);
         }
-        let (closed, new_fp) = ip_base.learn(f, w);
-        if let Some(b) = closed {
+        let learned = ip_base.learn(f, w);
+        let new_fp = learned.new_fingerprint;
+        if let Some(b) = learned.minute_bytes {
             if g.actor_minute_bytes.total() >= f64::from(GLOBAL_DECAY_AT) {
                 g.actor_minute_bytes.scale(0.5);
             }
             g.actor_minute_bytes.add(b);
+        }
+        if let Some(n) = learned.minute_requests {
+            if g.actor_minute_requests.total() >= f64::from(GLOBAL_DECAY_AT) {
+                g.actor_minute_requests.scale(0.5);
+            }
+            g.actor_minute_requests.add(n as u64);
         }
         self.stats.fingerprint_changes += u64::from(new_fp);
         let key = crate::hashing::hash64(&(host, endpoint));
@@ -562,6 +615,7 @@ impl Baselines {
                 .and_then(|id| self.identities.get_key_value(id))
                 .map(|(k, v)| (k, &v.base)),
             warm,
+            window_ns: w,
             new_fingerprint: new_fp,
         }
     }

@@ -151,8 +151,14 @@ fn hour_of(minute: u32) -> usize {
 }
 
 impl HourlyRate {
-    pub fn add(&mut self, ts: u64) {
+    /// Adds one event at `ts`; returns the event count of the minute this closed, when that
+    /// minute had events (the first one too, although the actor may have begun mid-minute).
+    pub fn add(&mut self, ts: u64) -> Option<f32> {
+        let closed = (minute_index(ts) > self.minute && self.minute != 0)
+            .then_some(self.count)
+            .filter(|&c| c > 0.0);
         self.add_n(ts, 1.0);
+        closed
     }
 
     /// Adds `n` events at `ts` (events out of order by less than a minute count in the
