@@ -89,6 +89,18 @@ pub struct CredentialStuffingConfig {
     pub min_attempts: u32,
     /// Successes / attempts below this.
     pub max_success_ratio: f64,
+    /// Campaigns (logins spread over many sources that share a request-header shape or an
+    /// address prefix): failed logins in the window ...
+    pub campaign_min_failures: u32,
+    /// ... over at least this many distinct accounts ...
+    pub campaign_min_accounts: usize,
+    /// ... from at least this many distinct sources (and the same success-ratio bar).
+    pub campaign_min_sources: usize,
+    /// Prefix length grouping IPv4 sources (IPv6 uses `campaign_prefix_v6`).
+    pub campaign_prefix_v4: u8,
+    pub campaign_prefix_v6: u8,
+    /// Campaign keys tracked per worker (evictions counted).
+    pub max_campaigns: usize,
 }
 
 impl Default for CredentialStuffingConfig {
@@ -98,6 +110,12 @@ impl Default for CredentialStuffingConfig {
             min_accounts: 10,
             min_attempts: 15,
             max_success_ratio: 0.3,
+            campaign_min_failures: 30,
+            campaign_min_accounts: 20,
+            campaign_min_sources: 5,
+            campaign_prefix_v4: 24,
+            campaign_prefix_v6: 48,
+            max_campaigns: 4096,
         }
     }
 }

@@ -56,6 +56,8 @@ pub struct AnalyzerStats {
     /// Per-actor state evicted to stay within `max_actors`, summed over detectors.
     pub actors_evicted: u64,
     pub payload: detectors::injection::InjectionStats,
+    /// Credential-stuffing campaign keys, candidates and single-source alerts grouped.
+    pub credential_stuffing: detectors::credential_stuffing::StuffingStats,
     /// Threat-intel lookups and matches in this worker, and the shared lists' counters.
     pub threat_intel: ThreatIntelStats,
     pub baseline: BaselineStats,
@@ -282,6 +284,7 @@ impl Analyzer {
                 + self.threat_intel.actors.evicted
                 + self.account_takeover.identities.evicted,
             payload: self.injection.stats(),
+            credential_stuffing: self.credential_stuffing.stats(),
             threat_intel: self.threat_intel.stats(),
             baseline: BaselineStats {
                 snapshots_loaded: self.snapshots_loaded,

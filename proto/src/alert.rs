@@ -317,6 +317,8 @@ impl Measure {
 pub struct Recommendation {
     /// `block_ip`, `rate_limit`, `revoke_credential`, `review_endpoint`.
     pub action: Cow<'static, str>,
+    /// What to act on: an address, a CIDR prefix or a comma-separated list of addresses
+    /// (`block_ip`), a credential's keyed hash, or an endpoint (`host METHOD /template`).
     pub target: String,
     /// For `rate_limit`: requests per minute; for blocks: how long, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]

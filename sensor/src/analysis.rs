@@ -105,6 +105,9 @@ pub struct AnalysisSummary {
     pub alerts_by_category: BTreeMap<String, u64>,
     /// Payload scanning: work done, findings by family, every bound hit.
     pub payload: apitap_analyzer::detectors::injection::InjectionStats,
+    /// Credential-stuffing campaigns: keys tracked and evicted, candidates, single-source
+    /// alerts folded into a campaign.
+    pub stuffing: apitap_analyzer::detectors::credential_stuffing::StuffingStats,
     /// Lists, entries, rejected lines, reloads, lookups and matches (lists configured only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threat_intel: Option<ThreatIntelStats>,
@@ -509,6 +512,7 @@ impl Analysis {
             s.alerts_suppressed += st.alerts.suppressed;
             s.alerts_dropped_rate_cap += st.alerts.dropped_rate_cap;
             s.payload.merge(&st.payload);
+            s.stuffing.merge(&st.credential_stuffing);
             for (k, v) in st.alerts.by_category {
                 *s.alerts_by_category.entry(k).or_default() += v;
             }

@@ -144,6 +144,17 @@ impl Summary {
                 fmt_num(pl.groups_emitted),
                 fmt_num(pl.groups_emitted_early)
             );
+            let cs = &a.stuffing;
+            let _ = writeln!(
+                s,
+                "  {:<10} keys={}  evicted={}  candidates={}  covered={}  grouped={}",
+                "campaigns",
+                fmt_num(cs.campaign_keys),
+                fmt_num(cs.campaign_keys_evicted),
+                fmt_num(cs.campaign_candidates),
+                fmt_num(cs.campaigns_covered),
+                fmt_num(cs.grouped)
+            );
             let _ = writeln!(
                 s,
                 "  {:<10} emitted={}  written={}  deduplicated={}  suppressed={}  dropped_rate_cap={}  dropped_write_error={}",

@@ -246,3 +246,54 @@ fn one_alert_per_source_and_family_with_the_count() {
     let rec = a.apitap.recommendation.as_ref().unwrap();
     assert_eq!(rec.action, "block_ip");
 }
+
+/// Grouping: a stuffing botnet spread over 40 addresses with rotating user agents is one
+/// campaign alert (keyed by the header shape they share) naming its sources, not one alert
+/// per address; the addresses' own alerts are folded into it.
+#[test]
+fn a_distributed_stuffing_botnet_is_one_campaign_alert() {
+    for seed in [1, 2] {
+        let run = run("attacks-all.toml", seed);
+        let owner = run.owner();
+        let (i, botnet) = run
+            .labels
+            .actors
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.name == "stuffing-botnet")
+            .unwrap();
+        assert!(botnet.source_ips.len() >= 40);
+        let stuffing: Vec<_> = run
+            .alerts
+            .iter()
+            .filter(|a| a.apitap.category.as_str() == "credential_stuffing")
+            .filter(|a| owner.get(&a.source.ip) == Some(&i))
+            .collect();
+        assert_eq!(stuffing.len(), 1, "seed {seed}: {stuffing:#?}");
+        let a = stuffing[0];
+        assert_eq!(a.rule.id, "apitap.credential_stuffing.campaign");
+        assert_eq!(a.apitap.actor_kind, "campaign");
+        let measure = |n: &str| {
+            a.apitap
+                .evidence
+                .observed
+                .iter()
+                .find(|m| m.name == n)
+                .unwrap()
+                .value
+        };
+        assert!(measure("distinct_sources") >= 5.0);
+        assert!(measure("success_ratio") < 0.3);
+        // The block list names botnet addresses only.
+        let rec = a.apitap.recommendation.as_ref().unwrap();
+        for ip in rec.target.split(',') {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(owner.get(&ip), Some(&i), "{ip} in the block list");
+        }
+        println!(
+            "seed {seed}: one campaign alert for {} addresses: {}",
+            botnet.source_ips.len(),
+            a.apitap.evidence.summary
+        );
+    }
+}

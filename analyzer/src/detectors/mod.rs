@@ -86,7 +86,7 @@ pub struct Candidate {
     pub severity: Severity,
     /// 0–1.
     pub score: f64,
-    /// `ip`, `identity`, `account` or `endpoint`.
+    /// `ip`, `identity`, `account`, `endpoint` or `campaign`.
     pub actor_kind: &'static str,
     pub actor: Arc<str>,
     pub endpoint: Option<String>,
