@@ -338,6 +338,53 @@ fn scripted_clockwork_client_is_a_bot_but_a_monitor_is_not() {
 }
 
 #[test]
+fn headless_browser_driving_a_user_session_is_a_bot_despite_its_token() {
+    // A scalper: a logged-in user's token, headless Chrome, a request every 333 ms cycling
+    // product -> cart -> checkout.
+    let steps = [
+        ("GET", "/api/v1/products/77001", 200),
+        ("POST", "/api/v1/cart/items", 409),
+        ("POST", "/api/v1/cart/checkout", 409),
+    ];
+    let rs: Vec<_> = (0..180u64)
+        .map(|i| {
+            let (m, p, st) = steps[(i % 3) as usize];
+            let mut r = crate::test_support::rec_with(
+                T0 + i * S / 3,
+                "203.0.113.44",
+                p,
+                st,
+                200,
+                Some("jwt:user-17"),
+            );
+            r.http.request.method = Cow::Borrowed(m);
+            with_ua(
+                r,
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
+            )
+        })
+        .collect();
+    let (alerts, _) = run(&rs);
+    assert_eq!(categories(&alerts), [Category::Bot]);
+    assert_eq!(alerts[0].rule.id, "apitap.bot.automated_session");
+    // The same session from a real (headed) browser at human pace is not.
+    let person: Vec<_> = rs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut r = r.clone();
+            r.timestamp = T0 + (i as u64) * S * (2 + (i as u64 * 7919) % 11);
+            r.event.start = r.timestamp;
+            with_ua(
+                r,
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0 Safari/537.36",
+            )
+        })
+        .collect();
+    assert!(run(&person).0.is_empty());
+}
+
+#[test]
 fn a_person_with_a_browser_is_not_a_bot() {
     // Irregular think time, browser user agent, 200 requests over ~25 minutes.
     let mut t = T0;

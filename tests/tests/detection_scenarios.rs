@@ -38,6 +38,7 @@ const BEHAVIOUR: &[(&str, f64)] = &[
     ("enumeration", 120.0),
     ("forced_browsing", 60.0),
     ("rate_anomaly", 60.0),
+    ("bot", 90.0),
     ("scraping", 120.0),
 ];
 

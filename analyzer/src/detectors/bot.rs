@@ -7,9 +7,10 @@
 //! window), an automation fingerprint (a scripting or headless user agent, or none at all),
 //! and machine timing (coefficient of variation under `max_timing_cv`, or a mean gap under
 //! `max_mean_gap_ms`). Not alerted: sources whose requests mostly carry an API key or a token
-//! (integrations are automated by design; abuse by them is for the other detectors), health
-//! and monitoring
-//! paths, and user agents of known good bots (search crawlers, uptime monitors) unless a
+//! (integrations are automated by design; abuse by them is for the other detectors) unless
+//! the fingerprint is a headless browser — integrations do not drive one, so that is a
+//! user's session under automation (`automated_session`: scalpers, checkout bots) —, health
+//! and monitoring paths, and user agents of known good bots (search crawlers, uptime monitors) unless a
 //! list of their verified addresses is configured and the source is not in it — then the
 //! claim is the alert (`impersonated_crawler`).
 
@@ -68,6 +69,15 @@ const SCRIPTED: [&str; 34] = [
     "zgrab",
     "masscan",
     "hydra",
+];
+
+/// The [`SCRIPTED`] fragments that are browser automation, not HTTP libraries.
+const HEADLESS: [&str; 5] = [
+    "headlesschrome",
+    "phantomjs",
+    "selenium",
+    "puppeteer",
+    "playwright",
 ];
 
 /// User agents of well-known good bots (lower case).
@@ -175,30 +185,32 @@ impl Bot {
                 Severity::High,
             ));
         }
-        // Declared integrations (API keys, tokens) are automated by design: a source that
-        // mostly authenticates is one, even when some of its requests lack credentials.
-        if s.authenticated.value(o.ts, w) >= 0.5 * requests {
-            return None;
-        }
         let fingerprint = if ua.trim().is_empty() {
             Some("no_user_agent")
         } else {
             ua_has(ua, &SCRIPTED)
         }?;
+        // Declared integrations (API keys, tokens) are automated by design: a source that
+        // mostly authenticates is one, even when some of its requests lack credentials —
+        // unless it drives a headless browser, which integrations do not: that is a user's
+        // session under automation (scalpers, checkout bots).
+        let authenticated = s.authenticated.value(o.ts, w) >= 0.5 * requests;
+        let browser_automation = HEADLESS.contains(&fingerprint);
+        if authenticated && !browser_automation {
+            return None;
+        }
         let cv = s.var_gap.sqrt() / s.mean_gap_ms.max(1e-3);
         let machine_timing =
             cv < self.config.max_timing_cv || s.mean_gap_ms < self.config.max_mean_gap_ms;
         if !machine_timing {
             return None;
         }
-        Some(self.candidate(
-            o,
-            s,
-            requests,
-            "automated_client",
-            fingerprint,
-            Severity::Medium,
-        ))
+        let kind = if authenticated {
+            "automated_session"
+        } else {
+            "automated_client"
+        };
+        Some(self.candidate(o, s, requests, kind, fingerprint, Severity::Medium))
     }
 
     fn candidate(
@@ -211,16 +223,19 @@ impl Bot {
         severity: Severity,
     ) -> Candidate {
         let cv = s.var_gap.sqrt() / s.mean_gap_ms.max(1e-3);
-        let (rule_id, rule_name) = if kind == "impersonated_crawler" {
-            (
+        let (rule_id, rule_name) = match kind {
+            "impersonated_crawler" => (
                 "apitap.bot.impersonated_crawler",
                 "Crawler user agent from an address the crawler does not use",
-            )
-        } else {
-            (
+            ),
+            "automated_session" => (
+                "apitap.bot.automated_session",
+                "Browser automation driving a logged-in session (machine timing)",
+            ),
+            _ => (
                 "apitap.bot.automated_client",
                 "Unauthenticated automated client (scripted fingerprint, machine timing)",
-            )
+            ),
         };
         Candidate {
             category: Category::Bot,
