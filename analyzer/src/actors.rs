@@ -192,7 +192,10 @@ impl<K: Hash + Eq + Clone, V: Default> ActorTable<K, V> {
                 if left == 0 {
                     break;
                 }
-                if self.slots[i].as_ref().is_some_and(|s| s.last_seen <= cutoff) {
+                if self.slots[i]
+                    .as_ref()
+                    .is_some_and(|s| s.last_seen <= cutoff)
+                {
                     self.evict_slot(i);
                     left -= 1;
                 }

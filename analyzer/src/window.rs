@@ -141,7 +141,11 @@ fn hll_insert(regs: &mut [u8; HLL_REGISTERS], h: u64) -> bool {
 fn hll_estimate(regs: &[u8; HLL_REGISTERS]) -> f64 {
     let m = HLL_REGISTERS as f64;
     let alpha = 0.7213 / (1.0 + 1.079 / m);
-    let sum: f64 = regs.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
+    // 2^-r built from its exponent bits (exact; registers are at most 57).
+    let sum: f64 = regs
+        .iter()
+        .map(|&r| f64::from_bits((1023 - u64::from(r)) << 52))
+        .sum();
     let raw = alpha * m * m / sum;
     let zeros = regs.iter().filter(|&&r| r == 0).count();
     if raw <= 2.5 * m && zeros > 0 {
@@ -321,6 +325,16 @@ mod tests {
         assert!(d.memory_bytes() <= 2 * 256 + 32 * 8);
         assert!(d.add(1_000 * S, w, mix(3), 32));
         assert_eq!(d.count(), 1);
+    }
+
+    #[test]
+    fn register_weights_are_exact_powers_of_two() {
+        for r in 0u8..=57 {
+            assert_eq!(
+                f64::from_bits((1023 - u64::from(r)) << 52),
+                2f64.powi(-i32::from(r))
+            );
+        }
     }
 
     #[test]
