@@ -157,7 +157,9 @@ mod tests {
         assert!(says_login_failed(
             b"<html><p class=\"error\">Invalid username or password.</p><form>..."
         ));
-        assert!(says_login_failed(br#"{"success":false,"message":"Login failed"}"#));
+        assert!(says_login_failed(
+            br#"{"success":false,"message":"Login failed"}"#
+        ));
         assert!(!says_login_failed(
             br#"{"access_token":"eyJ...","token_type":"Bearer","expires_in":3600}"#
         ));
