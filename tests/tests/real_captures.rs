@@ -8,7 +8,7 @@
 //! requests (the label's `request_count`); every attack actor is alerted with each of its
 //! labeled categories, except the known misses listed below (asserted as misses, so a fix
 //! shows); no actor gets a payload family it did not send; benign actors get no alert; no
-//! alert shows a lab password in clear. A per-actor table is printed (tool, requests,
+//! record or alert shows a lab password in clear. A per-actor table is printed (tool, requests,
 //! categories expected and found, the actor's requests up to its first alert).
 
 use apitap_gen::labels::Labels;
@@ -18,14 +18,23 @@ use apitap_tests::{analyze, workspace_root};
 use std::collections::BTreeSet;
 
 /// Real tools that send payloads of more than their labeled family, with why.
-const EXTRA_FAMILIES: &[(&str, &str, &str)] = &[(
-    "sqlmap",
-    "xss",
-    "sqlmap's WAF/IPS check (its first request) adds a parameter holding \
-     `AND 1=1 UNION ALL SELECT 1,NULL,'<script>alert(\"XSS\")</script>',table_name ...`",
-)];
+const EXTRA_FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "sqlmap",
+        "xss",
+        "sqlmap's WAF/IPS check (its first request) adds a parameter holding \
+         `AND 1=1 UNION ALL SELECT 1,NULL,'<script>alert(\"XSS\")</script>',table_name ...`",
+    ),
+    (
+        "wapiti",
+        "ssrf",
+        "wapiti's file module sends file:///etc/passwd and its own https://wapiti3.ovh/e.php \
+         as values (local and remote file inclusion)",
+    ),
+];
 
 /// Labeled categories apitap does not raise for a real tool yet: (actor, category, why).
+/// None today: every tool in the captures is alerted with its category.
 const KNOWN_MISSES: &[(&str, &str, &str)] = &[];
 
 /// Passwords of the lab's accounts that the captures carry (in login bodies).
@@ -118,11 +127,19 @@ fn check_capture(name: &str) {
             }
         }
     }
-    for alert in &run.alerts {
-        let text = serde_json::to_string(alert).unwrap();
+    let written = run
+        .alerts
+        .iter()
+        .map(|a| ("an alert", serde_json::to_string(a).unwrap()))
+        .chain(
+            run.records
+                .iter()
+                .map(|r| ("a record", serde_json::to_string(r).unwrap())),
+        );
+    for (what, text) in written {
         for p in LAB_PASSWORDS {
             if text.contains(p) {
-                errors.push(format!("an alert shows the password {p:?} in clear"));
+                errors.push(format!("{what} shows the password {p:?} in clear"));
             }
         }
     }
@@ -152,6 +169,11 @@ fn wfuzz_bola_capture() {
 #[test]
 fn ab_flood_capture() {
     check_capture("flood");
+}
+
+#[test]
+fn wapiti_scan_capture() {
+    check_capture("wapiti");
 }
 
 #[test]
