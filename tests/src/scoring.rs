@@ -44,26 +44,27 @@ impl Run {
 
     /// Alerts per labeled actor.
     pub fn alerts_by_actor(&self) -> BTreeMap<usize, Vec<&Alert>> {
-        let owner = self.owner();
-        let mut m: BTreeMap<usize, Vec<&Alert>> = BTreeMap::new();
-        for a in &self.alerts {
-            let i = *owner
-                .get(&a.source.ip)
-                .unwrap_or_else(|| panic!("alert for unlabeled {}", a.source.ip));
-            m.entry(i).or_default().push(a);
-        }
-        m
+        self.group(&self.alerts, |a| a.source.ip, "alert")
     }
 
     /// Records per labeled actor.
     pub fn records_by_actor(&self) -> BTreeMap<usize, Vec<&RequestRecord>> {
+        self.group(&self.records, |r| r.source.ip, "record")
+    }
+
+    fn group<'a, T>(
+        &self,
+        items: &'a [T],
+        ip: impl Fn(&T) -> IpAddr,
+        what: &str,
+    ) -> BTreeMap<usize, Vec<&'a T>> {
         let owner = self.owner();
-        let mut m: BTreeMap<usize, Vec<&RequestRecord>> = BTreeMap::new();
-        for r in &self.records {
+        let mut m: BTreeMap<usize, Vec<&T>> = BTreeMap::new();
+        for x in items {
             let i = *owner
-                .get(&r.source.ip)
-                .unwrap_or_else(|| panic!("record from unlabeled {}", r.source.ip));
-            m.entry(i).or_default().push(r);
+                .get(&ip(x))
+                .unwrap_or_else(|| panic!("{what} from unlabeled {}", ip(x)));
+            m.entry(i).or_default().push(x);
         }
         m
     }
