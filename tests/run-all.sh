@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole apitap test suite, from a fresh Debian 12 machine (run as root):
 # installs what it needs, checks formatting and lints, runs every Rust test (unit, property,
-# corpus conformance, end-to-end, live capture in network namespaces), and a short bounded
-# fuzzing run of every fuzz target.
+# corpus conformance, end-to-end, live capture in network namespaces), a short real-tool
+# capture in network namespaces, and a short bounded fuzzing run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,17 @@ fi
 
 # The live-capture test (network namespaces, 198.18.0.0/15, nginx and curl) runs above as
 # tests/tests/live_capture.rs, which drives tests/live/live_capture.sh.
+
+# The real-tool capture script, short: network namespaces in 198.18.0.0/15, nginx in front of
+# the Flask/SQLite shop, one python-requests shopper and hydra, recorded by tcpdump, replayed
+# by apitap and checked against the labels it measured (about half a minute, plus installs).
+# The committed captures themselves are checked above (tests/tests/real_captures.rs).
+echo "== real-tool capture smoke (fixtures/real/capture.sh --smoke)"
+if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
+  timeout 600 bash fixtures/real/capture.sh --install --smoke
+else
+  echo "skipped: needs root and ip netns"
+fi
 
 echo "== fuzzing: every target for a bounded time (libFuzzer via cargo fuzz when it builds)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash fuzz/run.sh --install

@@ -4,7 +4,9 @@
 //! A login is a POST to a path that names authentication (`login`, `signin`, `auth`,
 //! `token`, `session`…), or any request carrying HTTP Basic/Digest credentials answered 401.
 //! It failed when the answer is 401 or 403 (or 400/422 on a login path, which many APIs use
-//! for bad credentials), and succeeded on 2xx/3xx. The account is the username, email or
+//! for bad credentials), or 200 with a body that says the credentials were wrong (a
+//! server-rendered sign-in form shown again with its error, as most web forms do); it
+//! succeeded on other 2xx/3xx. The account is the username, email or
 //! login field of a JSON or form body — kept only as an in-memory 64-bit hash, never written —
 //! or the record's keyed identity for Basic/Digest.
 
@@ -69,7 +71,8 @@ pub fn login_attempt(r: &RequestRecord, hasher: &impl BuildHasher) -> Option<Log
     let failed = match status {
         401 | 403 => true,
         400 | 422 => login_path,
-        200..=399 => false,
+        200 => login_path && says_login_failed(&r.extras.response_body),
+        201..=399 => false,
         _ => return None,
     };
     let account = if basic {
@@ -78,6 +81,32 @@ pub fn login_attempt(r: &RequestRecord, hasher: &impl BuildHasher) -> Option<Log
         body_account(&r.extras.request_body).map(|a| hash_str(hasher, &a.to_ascii_lowercase()))
     };
     Some(LoginAttempt { failed, account })
+}
+
+/// What sign-in pages and APIs answer a wrong password with when the status says 200
+/// (lower case).
+const FAILURE_PHRASES: [&str; 10] = [
+    "invalid username or password",
+    "invalid credentials",
+    "invalid_credentials",
+    "incorrect username or password",
+    "incorrect password",
+    "wrong password",
+    "invalid password",
+    "invalid login",
+    "login failed",
+    "authentication failed",
+];
+
+/// How much of the answer is searched for a failure phrase: the error sits near the top of a
+/// sign-in form or in a short JSON body.
+const FAILURE_SEARCH_BYTES: usize = 8192;
+
+/// Whether a 200 answer to a login says that the login failed.
+fn says_login_failed(body: &[u8]) -> bool {
+    let body = &body[..body.len().min(FAILURE_SEARCH_BYTES)];
+    let lower = String::from_utf8_lossy(body).to_ascii_lowercase();
+    FAILURE_PHRASES.iter().any(|p| lower.contains(p))
 }
 
 fn hash_str(hasher: &impl BuildHasher, s: &str) -> u64 {
@@ -121,6 +150,20 @@ mod tests {
         assert!(!is_login_path("/authors/12"));
         assert!(!is_login_path("/tokenizer"));
         assert!(is_login_path("/API/LOGIN"));
+    }
+
+    #[test]
+    fn a_sign_in_form_shown_again_with_its_error_is_a_failure() {
+        assert!(says_login_failed(
+            b"<html><p class=\"error\">Invalid username or password.</p><form>..."
+        ));
+        assert!(says_login_failed(
+            br#"{"success":false,"message":"Login failed"}"#
+        ));
+        assert!(!says_login_failed(
+            br#"{"access_token":"eyJ...","token_type":"Bearer","expires_in":3600}"#
+        ));
+        assert!(!says_login_failed(b""));
     }
 
     #[test]

@@ -129,27 +129,8 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/apitap-live.XXXXXX")"
 SERVER_PID=""
 SENSOR_PID=""
 
-alive() {
-    # alive PID: the process exists and is not a zombie (kill -0 succeeds on an unreaped
-    # child, so it cannot tell).
-    local state
-    state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
-    [ -n "$state" ] && [ "$state" != "Z" ] && [ "$state" != "X" ]
-}
-
-stop_pid() {
-    # stop_pid PID SIGNAL: signal, wait at most 5 s, then SIGKILL.
-    local pid="$1" sig="$2" i
-    [ -n "$pid" ] || return 0
-    alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
-    kill "-$sig" "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
-        alive "$pid" || break
-        sleep 0.1
-    done
-    alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=proc.sh
+source "$SCRIPT_DIR/proc.sh"
 
 cleanup() {
     local rc=$?

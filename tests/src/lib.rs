@@ -1,6 +1,8 @@
 //! Shared helpers for apitap's end-to-end tests: replay a capture through the real engine
 //! into records, with a fixed identity key so output is reproducible.
 
+pub mod scoring;
+
 use apitap_proto::RequestRecord;
 use apitap_sensor::config::SensorConfig;
 use apitap_sensor::engine::Engine;

@@ -9,25 +9,10 @@
 
 use apitap_gen::labels::Labels;
 use apitap_gen::scenario::Scenario;
-use apitap_proto::{Alert, RequestRecord};
 use apitap_sensor::config::SensorConfig;
+use apitap_tests::scoring::{Run, PAYLOAD};
 use apitap_tests::{analyze, workspace_root};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
 use std::path::PathBuf;
-
-/// Categories the payload detectors own.
-const PAYLOAD: &[&str] = &[
-    "sqli",
-    "xss",
-    "path_traversal",
-    "command_injection",
-    "ssrf",
-    "jndi_injection",
-    "xxe",
-    "request_smuggling",
-    "protocol_anomaly",
-];
 
 /// Behaviour categories with a detector, and the packet time (s) within which the first
 /// alert must come after the actor's first request.
@@ -41,12 +26,6 @@ const BEHAVIOUR: &[(&str, f64)] = &[
     ("bot", 90.0),
     ("scraping", 120.0),
 ];
-
-struct Run {
-    labels: Labels,
-    records: Vec<RequestRecord>,
-    alerts: Vec<Alert>,
-}
 
 fn run(scenario: &str, seed: u64) -> Run {
     let sc = Scenario::load(&workspace_root().join("fixtures/scenarios").join(scenario)).unwrap();
@@ -63,57 +42,6 @@ fn run(scenario: &str, seed: u64) -> Run {
         labels,
         records,
         alerts,
-    }
-}
-
-impl Run {
-    fn owner(&self) -> HashMap<IpAddr, usize> {
-        self.labels
-            .actors
-            .iter()
-            .enumerate()
-            .flat_map(|(i, a)| a.source_ips.iter().map(move |ip| (ip.parse().unwrap(), i)))
-            .collect()
-    }
-
-    /// Alerts per labeled actor (index into `labels.actors`).
-    fn alerts_by_actor(&self) -> BTreeMap<usize, Vec<&Alert>> {
-        let owner = self.owner();
-        let mut m: BTreeMap<usize, Vec<&Alert>> = BTreeMap::new();
-        for a in &self.alerts {
-            let i = *owner
-                .get(&a.source.ip)
-                .unwrap_or_else(|| panic!("alert for unlabeled {}", a.source.ip));
-            m.entry(i).or_default().push(a);
-        }
-        m
-    }
-
-    /// The actor's requests up to and including packet time `ts`.
-    fn requests_until(&self, actor: usize, ts: u64) -> usize {
-        let ips: BTreeSet<IpAddr> = self.labels.actors[actor]
-            .source_ips
-            .iter()
-            .map(|s| s.parse().unwrap())
-            .collect();
-        self.records
-            .iter()
-            .filter(|r| ips.contains(&r.source.ip) && r.timestamp <= ts)
-            .count()
-    }
-
-    fn first_request(&self, actor: usize) -> u64 {
-        let ips: BTreeSet<IpAddr> = self.labels.actors[actor]
-            .source_ips
-            .iter()
-            .map(|s| s.parse().unwrap())
-            .collect();
-        self.records
-            .iter()
-            .filter(|r| ips.contains(&r.source.ip))
-            .map(|r| r.timestamp)
-            .min()
-            .unwrap()
     }
 }
 
@@ -174,14 +102,8 @@ fn check_run(run: &Run, seed: u64) {
         let Some((want, bound)) = want else {
             continue;
         };
-        let first = by
-            .get(&i)
-            .and_then(|v| {
-                v.iter()
-                    .filter(|x| x.apitap.category.as_str() == want)
-                    .map(|x| x.timestamp)
-                    .min()
-            })
+        let first = run
+            .first_alert(i, want)
             .unwrap_or_else(|| panic!("seed {seed}: {} ({want}) not alerted: {got:?}", a.name));
         let n = run.requests_until(i, first);
         let secs = (first - run.first_request(i)) as f64 / 1e9;
