@@ -210,7 +210,7 @@ fn a_distributed_stuffing_botnet_is_one_campaign_alert() {
         // The block list names botnet addresses only.
         let rec = a.apitap.recommendation.as_ref().unwrap();
         for ip in rec.target.split(',') {
-            let ip: IpAddr = ip.parse().unwrap();
+            let ip: std::net::IpAddr = ip.parse().unwrap();
             assert_eq!(owner.get(&ip), Some(&i), "{ip} in the block list");
         }
         println!(
