@@ -60,7 +60,7 @@ pub struct OpenAlert {
 type Key = (Category, Arc<str>, Option<String>);
 
 /// An address or CIDR prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Prefix {
     addr: IpAddr,
     len: u8,
@@ -81,6 +81,24 @@ impl Prefix {
         Some(Prefix { addr, len })
     }
 
+    /// The prefix of `ip` of length `v4` (IPv4) or `v6` (IPv6), host bits cleared.
+    pub fn of(ip: IpAddr, v4: u8, v6: u8) -> Prefix {
+        match ip {
+            IpAddr::V4(a) => {
+                let len = v4.min(32);
+                let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                let addr = std::net::Ipv4Addr::from(u32::from(a) & mask).into();
+                Prefix { addr, len }
+            }
+            IpAddr::V6(a) => {
+                let len = v6.min(128);
+                let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                let addr = std::net::Ipv6Addr::from(u128::from(a) & mask).into();
+                Prefix { addr, len }
+            }
+        }
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         let bits = |a: IpAddr| -> (u128, u32) {
             match a {
@@ -97,6 +115,12 @@ impl Prefix {
             return true;
         }
         (net >> shift) == (x >> shift)
+    }
+}
+
+impl std::fmt::Display for Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
     }
 }
 
@@ -395,6 +419,25 @@ fn build_alert(c: Candidate, r: &AlertSubject, ts: u64) -> Alert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_of_an_address_clears_host_bits() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            Prefix::of(ip("198.19.160.55"), 24, 48).to_string(),
+            "198.19.160.0/24"
+        );
+        assert_eq!(
+            Prefix::of(ip("198.19.160.55"), 0, 48).to_string(),
+            "0.0.0.0/0"
+        );
+        assert_eq!(
+            Prefix::of(ip("2001:db8:1:2::9"), 24, 48).to_string(),
+            "2001:db8:1::/48"
+        );
+        let p = Prefix::of(ip("198.19.160.55"), 24, 48);
+        assert!(p.contains(ip("198.19.160.1")) && !p.contains(ip("198.19.161.1")));
+    }
 
     #[test]
     fn prefixes() {

@@ -25,6 +25,7 @@ use super::{push_sample, Candidate, Observation, SECOND};
 use crate::actors::ActorTable;
 use crate::config::CredentialStuffingConfig;
 use crate::hashing::hash64;
+use crate::manager::Prefix;
 use crate::window::{WindowCount, WindowDistinct};
 use apitap_proto::{Category, Evidence, Measure, Recommendation, Severity};
 use serde::Serialize;
@@ -228,19 +229,14 @@ impl CredentialStuffing {
     /// prefix) becomes active without a second alert.
     fn campaign(&mut self, o: &Observation<'_>, g: Grouping) -> Option<Candidate> {
         let login = o.login?;
-        let (value, label) = match g {
-            Grouping::Shape => {
-                let h = header_shape(o);
-                (h, format!("header shape {:08x}", h as u32))
-            }
-            Grouping::Prefix => {
-                let p = prefix_of(
-                    o.ip,
-                    self.config.campaign_prefix_v4,
-                    self.config.campaign_prefix_v6,
-                );
-                (hash64(&p), p)
-            }
+        let prefix = Prefix::of(
+            o.ip,
+            self.config.campaign_prefix_v4,
+            self.config.campaign_prefix_v6,
+        );
+        let value = match g {
+            Grouping::Shape => header_shape(o),
+            Grouping::Prefix => hash64(&prefix),
         };
         let key = hash64(&(g, o.endpoint, value));
         let c = if login.failed {
@@ -313,9 +309,10 @@ impl CredentialStuffing {
         for (i, ip) in c.members.iter().enumerate() {
             let _ = write!(members, "{}{ip}", if i > 0 { "," } else { "" });
         }
-        let (action, target) = match g {
-            Grouping::Prefix => ("block_ip", label.clone()),
-            Grouping::Shape => ("block_ip", members.clone()),
+        // Named only when reported: the shape or the prefix, and what to block.
+        let (label, target) = match g {
+            Grouping::Shape => (format!("header shape {:08x}", value as u32), members),
+            Grouping::Prefix => (prefix.to_string(), prefix.to_string()),
         };
         let shown: Vec<String> = c.members.iter().take(5).map(|ip| ip.to_string()).collect();
         let more = sources.saturating_sub(shown.len());
@@ -360,7 +357,7 @@ impl CredentialStuffing {
                 samples: c.samples.clone(),
             },
             recommendation: Some(Recommendation {
-                action: action.into(),
+                action: "block_ip".into(),
                 target,
                 value: Some(3600.0),
             }),
@@ -378,30 +375,6 @@ fn header_shape(o: &Observation<'_>) -> u64 {
         h.write_u8(0xff);
     }
     h.finish()
-}
-
-/// `ip` masked to its campaign prefix, as CIDR text.
-fn prefix_of(ip: IpAddr, v4: u8, v6: u8) -> String {
-    match ip {
-        IpAddr::V4(a) => {
-            let bits = u32::from(v4.min(32));
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            format!("{}/{bits}", std::net::Ipv4Addr::from(u32::from(a) & mask))
-        }
-        IpAddr::V6(a) => {
-            let bits = u32::from(v6.min(128));
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits)
-            };
-            format!("{}/{bits}", std::net::Ipv6Addr::from(u128::from(a) & mask))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -223,17 +223,15 @@ impl RateAnomaly {
         window_minutes: f64,
     ) -> Candidate {
         let c = &self.config;
-        let (rule_id, rule_name, actor, what) = match target {
+        let (rule_id, rule_name, what) = match target {
             Target::Endpoint(name) => (
                 "apitap.rate_anomaly.endpoint_flood",
                 "Request flood on one endpoint",
-                name.to_string(),
                 name.to_string(),
             ),
             Target::Global => (
                 "apitap.rate_anomaly.global_flood",
                 "Request flood on the whole API",
-                "all endpoints".to_string(),
                 "all endpoints".to_string(),
             ),
         };
@@ -250,7 +248,7 @@ impl RateAnomaly {
             },
             score: (0.6 + 0.02 * ratio).min(1.0),
             actor_kind: "endpoint",
-            actor: actor.into(),
+            actor: what.as_str().into(),
             endpoint: matches!(target, Target::Endpoint(_)).then(|| o.endpoint.to_string()),
             count: n.round() as u64,
             first_seen: match target {
