@@ -76,6 +76,13 @@ impl<K: Hash + Eq + Clone, V: Default> ActorTable<K, V> {
 
     /// The entry for `key`, created when missing, touched at `ts`.
     pub fn entry(&mut self, key: &K, ts: u64) -> &mut V {
+        let i = self.entry_slot(key, ts);
+        &mut self.slot_mut(i).value
+    }
+
+    /// [`Self::entry`], returning the entry's slot number instead: [`Self::at`] reads it back
+    /// (key and value) without hashing the key again, until the next insertion.
+    pub fn entry_slot(&mut self, key: &K, ts: u64) -> u32 {
         let i = match self.index.get(key) {
             Some(&i) => i,
             None => {
@@ -87,7 +94,20 @@ impl<K: Hash + Eq + Clone, V: Default> ActorTable<K, V> {
         };
         let slot = self.slot_mut(i);
         slot.last_seen = slot.last_seen.max(ts);
-        &mut slot.value
+        i
+    }
+
+    /// The key and value in slot `i` (from [`Self::entry_slot`]).
+    pub fn at(&self, i: u32) -> (&K, &V) {
+        let s = self.slots[i as usize]
+            .as_ref()
+            .expect("slot numbers come from entry_slot");
+        (&s.key, &s.value)
+    }
+
+    /// The value in slot `i` (from [`Self::entry_slot`]).
+    pub fn at_mut(&mut self, i: u32) -> &mut V {
+        &mut self.slot_mut(i).value
     }
 
     /// [`Self::entry`] looked up by a borrowed form of the key (`&str` for `String` keys);

@@ -6,7 +6,8 @@
 //! (credential checks and their outcome), [`baseline`] (what is normal per actor, endpoint
 //! and globally, warm-up, snapshots), [`detectors`] (one module per behaviour), [`intel`]
 //! (threat-intelligence IP/CIDR lists, shared by workers and reloadable), [`manager`]
-//! (dedupe, suppression, priority, rate cap), [`payload`] (the injection engine).
+//! (dedupe, suppression, priority, rate cap), [`payload`] (the injection engine), [`words`]
+//! (case-insensitive word lists matched in one pass).
 //!
 //! Every record is learned into the baselines first, then judged. With alerting off
 //! ([`Analyzer::set_alerting`], `apitap learn`) only the baselines learn. [`Analyzer::snapshot`]
@@ -28,6 +29,7 @@ pub mod manager;
 pub mod payload;
 pub mod template;
 pub mod window;
+pub mod words;
 
 use apitap_proto::{Alert, RequestRecord};
 use baseline::snapshot::{Snapshot, SourceEntry};

@@ -10,8 +10,10 @@
 //! login field of a JSON or form body — kept only as an in-memory 64-bit hash, never written —
 //! or the record's keyed identity for Basic/Digest.
 
+use crate::words::WordSet;
 use apitap_proto::RequestRecord;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::LazyLock;
 
 /// What a login exchange says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +86,7 @@ pub fn login_attempt(r: &RequestRecord, hasher: &impl BuildHasher) -> Option<Log
 }
 
 /// What sign-in pages and APIs answer a wrong password with when the status says 200
-/// (lower case).
+/// (matched ignoring case).
 const FAILURE_PHRASES: [&str; 10] = [
     "invalid username or password",
     "invalid credentials",
@@ -104,9 +106,8 @@ const FAILURE_SEARCH_BYTES: usize = 8192;
 
 /// Whether a 200 answer to a login says that the login failed.
 fn says_login_failed(body: &[u8]) -> bool {
-    let body = &body[..body.len().min(FAILURE_SEARCH_BYTES)];
-    let lower = String::from_utf8_lossy(body).to_ascii_lowercase();
-    FAILURE_PHRASES.iter().any(|p| lower.contains(p))
+    static PHRASES: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(&FAILURE_PHRASES));
+    PHRASES.any(&body[..body.len().min(FAILURE_SEARCH_BYTES)])
 }
 
 fn hash_str(hasher: &impl BuildHasher, s: &str) -> u64 {

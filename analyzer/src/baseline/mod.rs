@@ -592,7 +592,8 @@ impl Baselines {
         }
         self.stats.fingerprint_changes += u64::from(new_fp);
         let key = crate::hashing::hash64(&(host, endpoint));
-        let e = self.endpoints.entry(&key, f.ts);
+        let endpoint_slot = self.endpoints.entry_slot(&key, f.ts);
+        let e = self.endpoints.at_mut(endpoint_slot);
         if e.name.is_empty() {
             e.name = format!("{host} {endpoint}").into();
         }
@@ -602,18 +603,21 @@ impl Baselines {
             .as_ref()
             .map(|u| &u.id)
             .or(r.apitap.identity.as_ref().map(|i| &i.id));
-        let identity = identity.inspect(|id| {
-            let s = self.identities.entry(id, f.ts);
+        let identity_slot = identity.map(|id| {
+            let i = self.identities.entry_slot(id, f.ts);
+            let s = self.identities.at_mut(i);
             s.base.learn(f, w);
             s.last_ip = Some(r.source.ip);
+            i
         });
         let warm = self.warm();
         Seen {
             global: &self.global,
-            endpoint: self.endpoints.get(&key).expect("just inserted"),
-            identity: identity
-                .and_then(|id| self.identities.get_key_value(id))
-                .map(|(k, v)| (k, &v.base)),
+            endpoint: self.endpoints.at(endpoint_slot).1,
+            identity: identity_slot.map(|i| {
+                let (k, v) = self.identities.at(i);
+                (k, &v.base)
+            }),
             warm,
             window_ns: w,
             new_fingerprint: new_fp,

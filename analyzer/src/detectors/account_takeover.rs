@@ -23,6 +23,7 @@ use crate::actors::ActorTable;
 use crate::config::AccountTakeoverConfig;
 use crate::hashing::hash64;
 use crate::window::WindowCount;
+use crate::words::WordSet;
 use apitap_proto::{Category, Evidence, Measure, Recommendation, Severity};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -97,42 +98,47 @@ fn wide_label(ip: IpAddr) -> String {
     }
 }
 
+/// Path words naming each kind of account-recovery data (matched ignoring case).
+static SENSITIVE_PATH_WORDS: std::sync::LazyLock<WordSet> = std::sync::LazyLock::new(|| {
+    WordSet::tagged(&[
+        (
+            &[
+                "password",
+                "passwd",
+                "credential",
+                "mfa",
+                "2fa",
+                "otp",
+                "totp",
+                "recovery",
+                "security",
+            ],
+            CREDENTIALS,
+        ),
+        (&["email", "phone", "mobile", "contact"], CONTACT),
+        (
+            &[
+                "payment", "card", "bank", "payout", "wallet", "iban", "billing",
+            ],
+            PAYMENT,
+        ),
+        (
+            &[
+                "api-key",
+                "apikey",
+                "api_key",
+                "/keys",
+                "/tokens",
+                "access-token",
+            ],
+            API_KEYS,
+        ),
+    ])
+});
+
 /// Which kind of account-recovery data a write touches, from its path and JSON body keys.
 fn sensitive_kind(template: &str, body: &[u8]) -> u8 {
-    let p = template.to_ascii_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| p.contains(w));
-    let mut k = 0;
-    if has(&[
-        "password",
-        "passwd",
-        "credential",
-        "mfa",
-        "2fa",
-        "otp",
-        "totp",
-        "recovery",
-        "security",
-    ]) {
-        k |= CREDENTIALS;
-    }
-    if has(&["email", "phone", "mobile", "contact"]) {
-        k |= CONTACT;
-    }
-    if has(&[
-        "payment", "card", "bank", "payout", "wallet", "iban", "billing",
-    ]) {
-        k |= PAYMENT;
-    }
-    if has(&[
-        "api-key",
-        "apikey",
-        "api_key",
-        "/keys",
-        "/tokens",
-        "access-token",
-    ]) {
-        k |= API_KEYS;
-    }
+    let mut k = SENSITIVE_PATH_WORDS.tags(template.as_bytes());
     if k == 0 && !body.is_empty() {
         // A profile update carrying recovery data (`{"email": …}`).
         let b = &body[..body.len().min(4096)];

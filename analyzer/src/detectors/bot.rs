@@ -17,7 +17,9 @@
 use super::{Candidate, Observation, SECOND};
 use crate::config::BotConfig;
 use crate::window::WindowCount;
+use crate::words::WordSet;
 use apitap_proto::{Category, Evidence, Measure, Recommendation, Severity};
+use std::sync::LazyLock;
 
 /// Per-source timing and volume.
 #[derive(Debug, Default)]
@@ -101,9 +103,14 @@ const HEALTH_PATHS: [&str; 7] = [
     "health", "healthz", "ready", "readyz", "livez", "ping", "status",
 ];
 
-fn ua_has(ua: &str, list: &[&'static str]) -> Option<&'static str> {
-    let lower = ua.to_ascii_lowercase();
-    list.iter().copied().find(|f| lower.contains(f))
+/// [`SCRIPTED`] and [`GOOD_BOTS`], compiled once (matched ignoring case).
+static SCRIPTED_UA: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(&SCRIPTED));
+static GOOD_BOT_UA: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(&GOOD_BOTS));
+
+/// Whether a path has a segment monitors poll.
+fn is_health_path(path: &str) -> bool {
+    path.split('/')
+        .any(|seg| HEALTH_PATHS.iter().any(|h| seg.eq_ignore_ascii_case(h)))
 }
 
 impl State {
@@ -159,8 +166,7 @@ impl Bot {
         }
         s.last_ts = o.ts;
         let r = o.record;
-        let path = r.url.path.to_ascii_lowercase();
-        if path.split('/').any(|seg| HEALTH_PATHS.contains(&seg)) {
+        if is_health_path(&r.url.path) {
             return None;
         }
         let requests = s.requests.value(o.ts, w);
@@ -172,7 +178,7 @@ impl Bot {
             .as_ref()
             .map(|u| u.original.as_str())
             .unwrap_or("");
-        if let Some(good) = ua_has(ua, &GOOD_BOTS) {
+        if let Some(good) = GOOD_BOT_UA.first(ua.as_bytes()) {
             if self.verified.is_empty() || self.verified.iter().any(|p| p.contains(o.ip)) {
                 return None;
             }
@@ -188,7 +194,7 @@ impl Bot {
         let fingerprint = if ua.trim().is_empty() {
             Some("no_user_agent")
         } else {
-            ua_has(ua, &SCRIPTED)
+            SCRIPTED_UA.first(ua.as_bytes())
         }?;
         // Declared integrations (API keys, tokens) are automated by design: a source that
         // mostly authenticates is one, even when some of its requests lack credentials —

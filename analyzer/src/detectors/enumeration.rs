@@ -56,12 +56,12 @@ impl Enumeration {
             return None;
         }
         let id = object_id(&o.record.url.path, o.object_position?)?;
-        let (actor_kind, actor): (&'static str, Arc<str>) = match &o.record.user {
-            Some(u) => ("identity", u.id.clone()),
-            None => ("ip", o.ip.to_string().into()),
-        };
         let w = self.config.window_secs * SECOND;
-        let key = crate::hashing::hash64(&(&*actor, o.endpoint));
+        // The walker: its identity when it has one, else its address.
+        let key = match &o.record.user {
+            Some(u) => crate::hashing::hash64(&(&*u.id, o.endpoint)),
+            None => crate::hashing::hash64(&(o.ip, o.endpoint)),
+        };
         let s = self.walks.entry(&key, o.ts);
         if s.requests.value(o.ts, w) < 1.0 {
             s.first_seen = o.ts;
@@ -97,6 +97,10 @@ impl Enumeration {
         if !(sequential || denied || bulk) {
             return None;
         }
+        let (actor_kind, actor): (&'static str, Arc<str>) = match &o.record.user {
+            Some(u) => ("identity", u.id.clone()),
+            None => ("ip", o.ip.to_string().into()),
+        };
         let severity = if denied || (sequential && bulk) {
             Severity::High
         } else {
