@@ -8,6 +8,14 @@
 //! Literal values are remembered only up to that bound per position, and the number of
 //! positions (parents) tracked per host is capped; past the cap every unknown segment is
 //! kept literal and the overflow is counted.
+//!
+//! Templates are cached (bounded, `cache_entries`) by host and *shape view* — the path with
+//! its shape parameters already placeholders, which is all the template depends on besides
+//! the learned positions. Once a shape view has been templated its template cannot change:
+//! its literal values are then known at their positions, or were refused there for good (a
+//! full position or a full table never shrinks). So `/users/1` and `/users/2` cost one
+//! lookup, not a walk with a position lookup per literal segment. The cache is emptied when
+//! it fills and when learned positions are restored.
 
 use crate::hashing::{hash64, Fixed};
 use std::collections::{HashMap, HashSet};
@@ -21,6 +29,8 @@ pub struct TemplateConfig {
     pub max_positions: usize,
     /// Longest path considered, in segments; deeper segments collapse into `{rest}`.
     pub max_segments: usize,
+    /// (host, shape view) pairs remembered with their template.
+    pub cache_entries: usize,
 }
 
 impl Default for TemplateConfig {
@@ -29,6 +39,7 @@ impl Default for TemplateConfig {
             slug_cardinality: 50,
             max_positions: 20_000,
             max_segments: 16,
+            cache_entries: 8192,
         }
     }
 }
@@ -40,6 +51,20 @@ pub struct TemplateStats {
     /// Segments kept literal because the position table was full.
     pub positions_full: u64,
     pub slugs: u64,
+    /// Paths whose template came from the cache.
+    pub cache_hits: u64,
+    /// Times the full cache was emptied.
+    pub cache_resets: u64,
+}
+
+/// A templated path remembered with what templating it counted.
+#[derive(Debug)]
+struct CachedTemplate {
+    host: Box<str>,
+    shape: Box<str>,
+    template: Box<str>,
+    slugs: u64,
+    positions_full: u64,
 }
 
 /// The shape placeholder for a segment, if its shape alone says it is a parameter.
@@ -120,9 +145,15 @@ const OBJECT_PLACEHOLDERS: [&str; 3] = ["{id}", "{uuid}", "{hash}"];
 /// that follows a literal segment (`/orders/{id}`). Slug positions (`{slug}`, learned from
 /// cardinality, as a path scanner's wordlist also produces) are not objects.
 pub fn object_position(template: &str) -> Option<usize> {
-    let segs: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
-    let i = segs.iter().rposition(|s| OBJECT_PLACEHOLDERS.contains(s))?;
-    (i > 0 && !segs[i - 1].starts_with('{')).then_some(i)
+    let mut last = None;
+    let mut previous_literal = false;
+    for (i, seg) in template.split('/').filter(|s| !s.is_empty()).enumerate() {
+        if OBJECT_PLACEHOLDERS.contains(&seg) {
+            last = previous_literal.then_some(i);
+        }
+        previous_literal = !seg.starts_with('{');
+    }
+    last
 }
 
 /// Templates paths, learning slug positions by cardinality.
@@ -132,6 +163,10 @@ pub struct Templater {
     /// hash(host, parent template) → hashes of the literal values seen at the next position
     /// (bounded); hashes, so templating a path allocates nothing but its template.
     positions: HashMap<u64, HashSet<u64, Fixed>, Fixed>,
+    /// hash(host, shape view) → the template (bounded by `cache_entries`).
+    cache: HashMap<u64, CachedTemplate, Fixed>,
+    /// Reused buffer for a path's shape view.
+    shape_buf: String,
     pub stats: TemplateStats,
 }
 
@@ -160,6 +195,7 @@ impl Templater {
 
     /// Restores learned positions (within this templater's limits).
     pub fn import(&mut self, positions: Vec<(u64, Vec<u64>)>) {
+        self.cache.clear();
         for (k, vals) in positions {
             if self.positions.len() >= self.config.max_positions {
                 break;
@@ -182,18 +218,65 @@ impl Templater {
     /// [`Templater::template`] into a reused buffer (cleared first).
     pub fn template_into(&mut self, host: &str, path: &str, out: &mut String) {
         out.clear();
-        let segments = path.split('/').filter(|s| !s.is_empty());
-        let mut n = 0;
-        for seg in segments {
-            n += 1;
-            if n > self.config.max_segments {
+        // The path with every shape-parameter segment already a placeholder: what the
+        // template depends on (with the learned positions), so `/users/1` and `/users/2`
+        // share one cache entry.
+        let mut shape = std::mem::take(&mut self.shape_buf);
+        self.shape_view(path, &mut shape);
+        let key = hash64(&(host, shape.as_str()));
+        match self.cache.get(&key) {
+            Some(c) if *c.host == *host && *c.shape == *shape => {
+                out.push_str(&c.template);
+                self.stats.slugs += c.slugs;
+                self.stats.positions_full += c.positions_full;
+                self.stats.cache_hits += 1;
+            }
+            _ => {
+                let (slugs, full) = (self.stats.slugs, self.stats.positions_full);
+                self.walk(host, &shape, out);
+                if self.config.cache_entries > 0 {
+                    if self.cache.len() >= self.config.cache_entries {
+                        self.cache.clear();
+                        self.stats.cache_resets += 1;
+                    }
+                    self.cache.insert(
+                        key,
+                        CachedTemplate {
+                            host: host.into(),
+                            shape: shape.as_str().into(),
+                            template: out.as_str().into(),
+                            slugs: self.stats.slugs - slugs,
+                            positions_full: self.stats.positions_full - full,
+                        },
+                    );
+                }
+            }
+        }
+        self.shape_buf = shape;
+    }
+
+    /// `/`-joined segments of `path` (at most `max_segments`, then `{rest}`), each shape
+    /// parameter replaced by its placeholder. Literal segments never contain `{` (such a
+    /// segment has the `{value}` shape), so placeholders are unambiguous.
+    fn shape_view(&self, path: &str, out: &mut String) {
+        out.clear();
+        for (n, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
+            if n >= self.config.max_segments {
                 out.push_str("/{rest}");
                 break;
             }
+            out.push('/');
+            out.push_str(shape_placeholder(seg).unwrap_or(seg));
+        }
+    }
+
+    /// Templates a shape view segment by segment, learning cardinality (the uncached path).
+    fn walk(&mut self, host: &str, shape: &str, out: &mut String) {
+        for seg in shape.split('/').filter(|s| !s.is_empty()) {
             let parent_len = out.len();
             out.push('/');
-            if let Some(p) = shape_placeholder(seg) {
-                out.push_str(p);
+            if seg.starts_with('{') {
+                out.push_str(seg);
                 continue;
             }
             let slug = self.is_slug(host, &out[..parent_len], seg);
@@ -276,6 +359,40 @@ mod tests {
         assert_eq!(t.template("api", "/users/456/orders"), "/users/{id}/orders");
         assert_eq!(t.template("api", "/"), "/");
         assert_eq!(t.template("api", "/v2/products"), "/v2/products");
+    }
+
+    #[test]
+    fn the_cache_changes_no_template_and_no_counter() {
+        // Repeats, slug positions filling up, a full position table and a tiny cache that
+        // keeps resetting: the cached templater must agree with an uncached one throughout.
+        let config = TemplateConfig {
+            slug_cardinality: 4,
+            max_positions: 6,
+            ..Default::default()
+        };
+        let mut cached = Templater::new(TemplateConfig {
+            cache_entries: 5,
+            ..config.clone()
+        });
+        let mut plain = Templater::new(TemplateConfig {
+            cache_entries: 0,
+            ..config
+        });
+        let mut x: u64 = 7;
+        for _ in 0..5000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let host = ["a", "b", "c"][(x >> 60) as usize % 3];
+            let word = ["red", "blue", "green", "pink", "gold", "jade"][(x >> 40) as usize % 6];
+            let sub = ["x", "y", "z", "w", "v"][(x >> 20) as usize % 5];
+            let path = format!("/{sub}/{word}/{}/{sub}", (x >> 8) % 3);
+            assert_eq!(cached.template(host, &path), plain.template(host, &path));
+        }
+        assert!(cached.stats.cache_hits > 0 && cached.stats.cache_resets > 0);
+        assert_eq!(cached.stats.slugs, plain.stats.slugs);
+        assert_eq!(cached.stats.positions_full, plain.stats.positions_full);
+        assert!(plain.stats.slugs > 0 && plain.stats.positions_full > 0);
     }
 
     #[test]

@@ -114,6 +114,7 @@ fn main() -> anyhow::Result<()> {
         },
         alerts.len()
     );
+    println!("templates: {:?}", analyzer.stats().templates);
 
     if args.actors > 0 {
         let cfg = AnalyzerConfig {
