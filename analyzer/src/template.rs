@@ -57,6 +57,17 @@ pub struct TemplateStats {
     pub cache_resets: u64,
 }
 
+impl TemplateStats {
+    /// Adds another worker's counters.
+    pub fn merge(&mut self, o: &TemplateStats) {
+        self.positions_tracked += o.positions_tracked;
+        self.positions_full += o.positions_full;
+        self.slugs += o.slugs;
+        self.cache_hits += o.cache_hits;
+        self.cache_resets += o.cache_resets;
+    }
+}
+
 /// A templated path remembered with what templating it counted.
 #[derive(Debug)]
 struct CachedTemplate {

@@ -93,7 +93,8 @@ pub struct AnalysisSummary {
     pub records_analyzed: u64,
     pub login_attempts: u64,
     pub failed_logins: u64,
-    pub templates_tracked: u64,
+    /// Endpoint templating: positions learned, positions refused (table full), slugs, cache.
+    pub templates: apitap_analyzer::template::TemplateStats,
     pub actors_evicted: u64,
     pub alert_candidates: u64,
     pub alerts_emitted: u64,
@@ -499,7 +500,7 @@ impl Analysis {
             s.records_analyzed += st.records;
             s.login_attempts += st.login_attempts;
             s.failed_logins += st.failed_logins;
-            s.templates_tracked += st.templates.positions_tracked;
+            s.templates.merge(&st.templates);
             s.actors_evicted += st.actors_evicted + st.alerts.open_evicted;
             if intel.is_some() {
                 s.threat_intel

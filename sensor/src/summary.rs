@@ -144,6 +144,17 @@ impl Summary {
                 fmt_num(pl.groups_emitted),
                 fmt_num(pl.groups_emitted_early)
             );
+            let t = &a.templates;
+            let _ = writeln!(
+                s,
+                "  {:<10} positions={}  positions_full={}  slugs={}  cache_hits={}  cache_resets={}",
+                "templates",
+                fmt_num(t.positions_tracked),
+                fmt_num(t.positions_full),
+                fmt_num(t.slugs),
+                fmt_num(t.cache_hits),
+                fmt_num(t.cache_resets)
+            );
             let cs = &a.stuffing;
             let _ = writeln!(
                 s,
