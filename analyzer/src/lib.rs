@@ -219,10 +219,16 @@ impl Analyzer {
             }
         };
         let mut failures_before = 0.0;
-        if login.is_some() {
-            let bf = src.brute_force.get_or_insert_with(Box::default);
-            failures_before = bf.recent_failures(o.ts, self.brute_force.window());
-            offer(self.brute_force.observe(&o, bf));
+        if let Some(l) = login {
+            failures_before = src.brute_force.as_ref().map_or(0.0, |bf| {
+                bf.recent_failures(o.ts, self.brute_force.window())
+            });
+            // Brute-force state is only about failures: a source that never failed a login
+            // costs none.
+            if l.failed {
+                let bf = src.brute_force.get_or_insert_with(Box::default);
+                offer(self.brute_force.observe(&o, bf));
+            }
             let cs = src.credential_stuffing.get_or_insert_with(Box::default);
             offer(self.credential_stuffing.observe(&o, cs));
         }

@@ -38,9 +38,8 @@ const API_KEYS: u8 = 1 << 3;
 
 #[derive(Debug, Default)]
 pub struct State {
-    /// (network hash, last seen).
-    nets: Vec<(u64, u64)>,
-    fingerprints: Vec<(u64, u64)>,
+    nets: Recent,
+    fingerprints: Recent,
     /// Successful authenticated requests seen.
     history: u64,
     first_seen: u64,
@@ -166,14 +165,33 @@ fn kind_names(k: u8) -> Vec<&'static str> {
     .collect()
 }
 
-fn remember(list: &mut Vec<(u64, u64)>, h: u64, ts: u64) -> bool {
-    if let Some(e) = list.iter_mut().find(|e| e.0 == h) {
+/// The last [`KNOWN`] distinct hashes (networks or fingerprints) with when each was last
+/// seen, kept inline: a heap vector would cost an allocation and its header per identity.
+#[derive(Debug, Default)]
+struct Recent {
+    entries: [(u64, u64); KNOWN],
+    len: u8,
+}
+
+impl Recent {
+    #[cfg(test)]
+    fn as_slice(&self) -> &[(u64, u64)] {
+        &self.entries[..usize::from(self.len)]
+    }
+}
+
+/// Whether `h` was known (it is remembered as seen at `ts` either way; the least recently
+/// seen entry makes room).
+fn remember(list: &mut Recent, h: u64, ts: u64) -> bool {
+    let len = usize::from(list.len);
+    if let Some(e) = list.entries[..len].iter_mut().find(|e| e.0 == h) {
         e.1 = ts;
         return true;
     }
-    if list.len() < KNOWN {
-        list.push((h, ts));
-    } else if let Some(oldest) = list.iter_mut().min_by_key(|e| e.1) {
+    if len < KNOWN {
+        list.entries[len] = (h, ts);
+        list.len += 1;
+    } else if let Some(oldest) = list.entries.iter_mut().min_by_key(|e| e.1) {
         *oldest = (h, ts);
     }
     false
@@ -429,12 +447,15 @@ mod tests {
         assert_eq!(network(a, false), network(b, false));
         assert_ne!(network(a, true), network(c, true));
         assert_ne!(network(a, true), network(a, false));
-        let mut l = Vec::new();
+        let mut l = Recent::default();
         for i in 0..10 {
             assert!(!remember(&mut l, i, i));
         }
-        assert_eq!(l.len(), KNOWN);
+        assert_eq!(l.as_slice().len(), KNOWN);
+        // The four most recent stayed; 9 is known and refreshed, 5 was pushed out.
         assert!(remember(&mut l, 9, 20));
+        assert!(!remember(&mut l, 5, 21));
+        assert!(l.as_slice().iter().all(|e| e.0 != 6));
         assert_eq!(wide_label(c), "198.19.0.0/16");
     }
 }

@@ -4,9 +4,10 @@
 //! 1. Throughput: the capture is replayed into records once (with the extras the analyzers
 //!    read), then the records are fed to one analyzer `--passes` times (each pass shifted an
 //!    hour later), timed.
-//! 2. Memory per actor: `--actors` synthetic sources (distinct addresses, a login and a few
-//!    object reads each) are fed to a fresh analyzer sized to hold them all; the process's
-//!    resident memory before and after, divided by the actor count, is the cost per actor.
+//! 2. Memory per actor: `--actors` synthetic clients (distinct addresses, a login and three
+//!    object reads each; each with its own identity, or none with `--anonymous`) are fed to a
+//!    fresh analyzer sized to hold them all; the process's resident memory before and after,
+//!    divided by the count, is the cost per client (per address with `--anonymous`).
 //!
 //! Usage: bench_analyzer --pcap out/bench/rest-250k.pcap [--passes 3] [--actors 1000000]
 
@@ -39,6 +40,10 @@ struct Args {
     /// per-core target is about; payload inspection has its own benchmark (benches/payload.rs).
     #[arg(long)]
     behaviour_only: bool,
+    /// Memory actors are bare addresses (no credentials) instead of clients that log in and
+    /// carry an identity (an address and an identity: two tracked actors each).
+    #[arg(long)]
+    anonymous: bool,
 }
 
 fn records(pcap: &PathBuf) -> anyhow::Result<Vec<RequestRecord>> {
@@ -147,9 +152,17 @@ fn main() -> anyhow::Result<()> {
                 if k > 0 {
                     r.url.path = format!("/api/v1/users/{}", (i * 7 + k as u64) % 100_000);
                 }
-                r.user = Some(apitap_proto::User {
-                    id: Arc::from(format!("k1:{i:032x}")),
-                });
+                if args.anonymous {
+                    r.user = None;
+                    r.apitap.identity = None;
+                } else {
+                    // The sensor puts the same keyed identity in both places.
+                    let id: Arc<str> = Arc::from(format!("k1:{i:032x}"));
+                    r.user = Some(apitap_proto::User { id: id.clone() });
+                    if let Some(identity) = r.apitap.identity.as_mut() {
+                        identity.id = id;
+                    }
+                }
                 a.observe(&r, &mut alerts);
             }
         }
@@ -157,8 +170,13 @@ fn main() -> anyhow::Result<()> {
         let per = (after.saturating_sub(before)) as f64 / args.actors as f64;
         let stats = a.stats();
         println!(
-            "memory: {} actors tracked, resident {:.1} MiB -> {:.1} MiB = {per:.0} bytes per actor ({:.2} GiB for 1,000,000); evicted {}",
+            "memory: {} {} tracked (a login and three object reads each), resident {:.1} MiB -> {:.1} MiB = {per:.0} bytes each ({:.2} GiB for 1,000,000); evicted {}",
             args.actors,
+            if args.anonymous {
+                "anonymous addresses"
+            } else {
+                "clients (an address and an identity each)"
+            },
             before as f64 / 1048576.0,
             after as f64 / 1048576.0,
             per * 1e6 / 1073741824.0,
