@@ -433,6 +433,11 @@ pub struct PayloadSettings {
     pub max_value_bytes: usize,
     /// Bytes examined per request, all locations together.
     pub max_request_bytes: usize,
+    /// Parameter values remembered per worker as scanned clean, so a repeat (the same user
+    /// agent, `limit=20`) is not scanned again; emptied when full. 0 turns the memo off.
+    pub clean_memo_entries: usize,
+    /// Longest value the clean memo remembers, bytes.
+    pub clean_memo_value_bytes: usize,
 }
 
 impl Default for PayloadSettings {
@@ -456,6 +461,8 @@ impl Default for PayloadSettings {
             max_depth: d.extract.max_depth,
             max_value_bytes: d.extract.max_value_bytes,
             max_request_bytes: d.extract.max_request_bytes,
+            clean_memo_entries: 16_384,
+            clean_memo_value_bytes: 256,
         }
     }
 }

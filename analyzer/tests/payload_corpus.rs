@@ -324,3 +324,71 @@ fn corpus_detection_and_false_positive_rates() {
         100.0 * fp_rate
     );
 }
+
+/// The clean-value memo changes no finding: every corpus request (attacks of each family and
+/// benign values, in every placement) scanned twice through one memo — the second time with
+/// most values already remembered — finds exactly what a scan without a memo finds, and the
+/// counters match too.
+#[test]
+fn the_clean_memo_changes_no_finding() {
+    use apitap_analyzer::payload::memo::CleanValues;
+    use apitap_analyzer::payload::{EndpointProfile, Place};
+    let det = PayloadDetector::new(PayloadConfig::default()).expect("detector");
+    let mut placed = Vec::new();
+    for fam in Family::ALL {
+        let (param, header, xml) = family_placement(fam);
+        for (tech, value) in load(&format!("{}.tsv", fam.as_str())) {
+            placed.extend(placements(&value, param, header, &tech, xml));
+        }
+    }
+    for (category, value) in load("benign.tsv") {
+        let (param, header) = benign_placement(&category);
+        placed.extend(placements(&value, param, header, &category, false));
+    }
+    let findings = |s: &Scan| -> Vec<(Family, Place, String, String)> {
+        s.findings
+            .iter()
+            .map(|f| {
+                (
+                    f.family,
+                    f.location.place,
+                    f.location.name.clone(),
+                    f.rule.clone(),
+                )
+            })
+            .collect()
+    };
+    let mut memo = CleanValues::new(1 << 16, 256);
+    let (mut plain_counters, mut memo_counters) =
+        (PayloadCounters::default(), PayloadCounters::default());
+    for pass in 0..2 {
+        for p in &placed {
+            let headers: Vec<(&[u8], &[u8])> = p
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+                .collect();
+            let method: &[u8] = if p.body.is_empty() { b"GET" } else { b"POST" };
+            let req = RequestParts::new(method, p.target.as_bytes(), headers, p.body.as_bytes());
+            let plain = det.scan(&req, None, &mut plain_counters);
+            let mut profile = EndpointProfile::default();
+            let memoised = det.scan_and_learn(&req, &mut profile, &mut memo_counters, &mut memo);
+            assert_eq!(
+                findings(&plain),
+                findings(&memoised),
+                "pass {pass}: {} {} {:?}",
+                p.placement,
+                p.target,
+                p.headers.last()
+            );
+        }
+    }
+    assert!(
+        memo.hits > 1000,
+        "the memo was barely used ({} hits)",
+        memo.hits
+    );
+    assert_eq!(plain_counters.params, memo_counters.params);
+    assert_eq!(plain_counters.base64_decoded, memo_counters.base64_decoded);
+    assert_eq!(plain_counters.findings, memo_counters.findings);
+}

@@ -128,7 +128,7 @@ impl Summary {
             let pl = &a.payload;
             let _ = writeln!(
                 s,
-                "  {:<10} scanned={}  params={}  bytes={}  findings={}  limits: params={} depth={} value_bytes={} request_bytes={}  profiles={} evicted={} params_dropped={}  groups={} early={}",
+                "  {:<10} scanned={}  params={}  bytes={}  findings={}  limits: params={} depth={} value_bytes={} request_bytes={}  profiles={} evicted={} params_dropped={}  groups={} early={}  memo_hits={} memo_resets={}",
                 "payload",
                 fmt_num(pl.requests_scanned),
                 fmt_num(pl.params_examined),
@@ -142,7 +142,9 @@ impl Summary {
                 fmt_num(pl.endpoint_profiles_evicted),
                 fmt_num(pl.profile_params_dropped),
                 fmt_num(pl.groups_emitted),
-                fmt_num(pl.groups_emitted_early)
+                fmt_num(pl.groups_emitted_early),
+                fmt_num(pl.clean_memo_hits),
+                fmt_num(pl.clean_memo_resets)
             );
             let t = &a.templates;
             let _ = writeln!(

@@ -21,6 +21,7 @@ use crate::actors::ActorTable;
 use crate::config::PayloadSettings;
 use crate::hashing::{fixed, hash64, Fixed};
 use crate::manager::AlertSubject;
+use crate::payload::memo::CleanValues;
 use crate::payload::{
     EndpointProfile, Family, PayloadCounters, PayloadDetector, ProfileLimits, RequestParts,
     ResponseParts, ResponseSizeBaseline, SuccessHint,
@@ -86,6 +87,10 @@ pub struct InjectionStats {
     pub groups_emitted: u64,
     /// Groups emitted before `aggregate_secs` because `max_open_groups` were open.
     pub groups_emitted_early: u64,
+    /// Parameters not rescanned because their value was already scanned clean, and times
+    /// the full memo of clean values was emptied.
+    pub clean_memo_hits: u64,
+    pub clean_memo_resets: u64,
 }
 
 impl InjectionStats {
@@ -108,6 +113,8 @@ impl InjectionStats {
         self.findings_outranked += o.findings_outranked;
         self.groups_emitted += o.groups_emitted;
         self.groups_emitted_early += o.groups_emitted_early;
+        self.clean_memo_hits += o.clean_memo_hits;
+        self.clean_memo_resets += o.clean_memo_resets;
     }
 }
 
@@ -122,6 +129,8 @@ pub struct Injection {
     /// Open groups by deadline (packet time), oldest first.
     order: VecDeque<(u64, GroupKey)>,
     counters: PayloadCounters,
+    /// Values this worker has scanned clean (skipped when they repeat).
+    clean: CleanValues,
     profile_params_dropped: u64,
     findings_outranked: u64,
     groups_emitted: u64,
@@ -131,6 +140,7 @@ pub struct Injection {
 impl Injection {
     pub fn new(config: PayloadSettings, detector: Arc<PayloadDetector>, ttl: u64) -> Self {
         Injection {
+            clean: CleanValues::new(config.clean_memo_entries, config.clean_memo_value_bytes),
             limits: ProfileLimits {
                 max_params: config.max_params_per_endpoint,
                 min_samples: config.profile_min_samples,
@@ -160,9 +170,12 @@ impl Injection {
         }
         let dropped_before = st.profile.dropped_params;
         let req = RequestParts::from(r);
-        let scan = self
-            .detector
-            .scan_and_learn(&req, &mut st.profile, &mut self.counters);
+        let scan = self.detector.scan_and_learn(
+            &req,
+            &mut st.profile,
+            &mut self.counters,
+            &mut self.clean,
+        );
         self.profile_params_dropped += st.profile.dropped_params - dropped_before;
         let resp = ResponseParts::from_record(r);
         if scan.findings.is_empty() {
@@ -300,6 +313,8 @@ impl Injection {
             findings_outranked: self.findings_outranked,
             groups_emitted: self.groups_emitted,
             groups_emitted_early: self.groups_emitted_early,
+            clean_memo_hits: self.clean.hits,
+            clean_memo_resets: self.clean.resets,
         }
     }
 

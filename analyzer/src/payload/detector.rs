@@ -11,6 +11,7 @@ use super::extract::{extract, ExtractLimits, LimitsHit, Param, Place};
 use super::finding::{fragment, is_secret_name, Family, Finding, Location};
 use super::hints::{HintEngine, SuccessHint};
 use super::input::{RequestParts, ResponseParts};
+use super::memo::CleanValues;
 use super::normalize::{
     base64_decode_evident, jndi_view, lower, normalize, path_view, shell_view, sql_view,
     NormalizeLimits, Transforms,
@@ -243,19 +244,21 @@ impl PayloadDetector {
         counters: &mut PayloadCounters,
     ) -> Scan {
         let ex = extract(req, &self.cfg.extract);
-        self.scan_extracted(&ex, profile, counters)
+        self.scan_extracted(&ex, profile, counters, None)
     }
 
     /// Scans one request against the endpoint's profile, then teaches the profile the
     /// request's parameters when nothing was found in them (attacks never become normal).
+    /// `memo` skips values already scanned clean (see [`super::memo`]).
     pub fn scan_and_learn(
         &self,
         req: &RequestParts<'_>,
         profile: &mut EndpointProfile,
         counters: &mut PayloadCounters,
+        memo: &mut CleanValues,
     ) -> Scan {
         let ex = extract(req, &self.cfg.extract);
-        let scan = self.scan_extracted(&ex, Some(profile), counters);
+        let scan = self.scan_extracted(&ex, Some(profile), counters, Some(memo));
         if scan.findings.is_empty() {
             for p in &ex.params {
                 if !matches!(p.place, Place::Path | Place::Body | Place::XmlDoctype) {
@@ -271,6 +274,7 @@ impl PayloadDetector {
         ex: &super::extract::Extracted<'_>,
         profile: Option<&EndpointProfile>,
         counters: &mut PayloadCounters,
+        mut memo: Option<&mut CleanValues>,
     ) -> Scan {
         let mut scan = Scan {
             limits_hit: ex.limits_hit,
@@ -287,9 +291,13 @@ impl PayloadDetector {
         counters.limit_request_bytes += u64::from(ex.limits_hit.request_bytes);
         let mut cands = Vec::new();
         for p in &ex.params {
+            if memo.as_mut().is_some_and(|m| m.is_clean(p)) {
+                continue;
+            }
             cands.clear();
             // Whether the name says URL or host: looked up only when a gate asks.
             let mut url_name = None;
+            let base64_before = counters.base64_decoded;
             self.scan_value(
                 p,
                 &p.value,
@@ -300,6 +308,13 @@ impl PayloadDetector {
                 0,
             );
             if cands.is_empty() {
+                // A value that needed no base64 decoding is remembered clean: a repeat then
+                // skips the scan and every counter still reads as if it had run.
+                if counters.base64_decoded == base64_before {
+                    if let Some(m) = memo.as_mut() {
+                        m.remember(p);
+                    }
+                }
                 continue;
             }
             let (bar, boost) = self.profile_adjustment(p, profile);

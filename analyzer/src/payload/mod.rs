@@ -5,13 +5,15 @@
 //! (decoding and evasion undoing, bounded) → the family engines ([`sqli`], [`xss`],
 //! [`patterns`], [`ssrf`]) → [`finding::Finding`]s, adjusted by the learned per-parameter
 //! [`profile`]; [`hints`] reads the response for signs of success. [`detector`] ties them
-//! together: build one [`PayloadDetector`] and call [`PayloadDetector::scan`] per request.
+//! together: build one [`PayloadDetector`] and call [`PayloadDetector::scan`] per request;
+//! [`memo`] lets a worker skip values it has already scanned clean.
 
 pub mod detector;
 pub mod extract;
 pub mod finding;
 pub mod hints;
 pub mod input;
+pub mod memo;
 pub mod normalize;
 pub mod patterns;
 pub mod profile;

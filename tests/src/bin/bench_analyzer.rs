@@ -119,7 +119,12 @@ fn main() -> anyhow::Result<()> {
         },
         alerts.len()
     );
-    println!("templates: {:?}", analyzer.stats().templates);
+    let st = analyzer.stats();
+    println!("templates: {:?}", st.templates);
+    println!(
+        "payload: {} params examined, {} skipped as known clean",
+        st.payload.params_examined, st.payload.clean_memo_hits
+    );
 
     if args.actors > 0 {
         let cfg = AnalyzerConfig {

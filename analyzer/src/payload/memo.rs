@@ -1,0 +1,128 @@
+//! Values a full scan found nothing in, remembered exactly so a repeat skips the scan.
+//!
+//! API traffic repeats most of its values: every request of a client carries the same user
+//! agent, `Accept` and `Content-Type`, and many query and body values recur (`limit=20`,
+//! `"status":"active"`). A parameter's scan is a pure function of its place, name and value
+//! (the engine's settings are fixed), so a value that produced no candidate once produces
+//! none again: the memo returns that answer without normalising, gating and matching again.
+//!
+//! Exact, not probabilistic: each entry keeps the whole key (place, name, value), so a value
+//! whose hash collides with a clean one is scanned, never waved through. Bounded: at most
+//! `capacity` entries of at most `max_value_bytes` each; when full it is emptied (counted).
+//! Values whose scan decoded base64 are not remembered, so the counters stay what an
+//! unmemoised scan would count. Per worker (it is mutable), owned by the injection detector.
+
+use super::extract::Param;
+use crate::hashing::{fixed, Fixed};
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+/// Bounded memo of clean (place, name, value) keys.
+#[derive(Debug)]
+pub struct CleanValues {
+    entries: HashMap<u64, Box<[u8]>, Fixed>,
+    capacity: usize,
+    max_value_bytes: usize,
+    /// Reused key buffer.
+    key: Vec<u8>,
+    /// Parameters whose scan was skipped because their value was known clean.
+    pub hits: u64,
+    /// Times the full memo was emptied.
+    pub resets: u64,
+}
+
+impl CleanValues {
+    /// A memo of at most `capacity` values up to `max_value_bytes` long (0 disables it).
+    pub fn new(capacity: usize, max_value_bytes: usize) -> Self {
+        CleanValues {
+            entries: HashMap::with_hasher(fixed()),
+            capacity,
+            max_value_bytes,
+            key: Vec::new(),
+            hits: 0,
+            resets: 0,
+        }
+    }
+
+    /// Builds `p`'s key (place, name, a byte no UTF-8 name holds, value) into the buffer;
+    /// false when the value is too long to remember or the memo is off.
+    fn build_key(&mut self, p: &Param<'_>) -> bool {
+        if self.capacity == 0 || p.value.len() > self.max_value_bytes {
+            return false;
+        }
+        self.key.clear();
+        self.key.push(p.place as u8);
+        self.key.extend_from_slice(p.name.as_bytes());
+        self.key.push(0xff);
+        self.key.extend_from_slice(&p.value);
+        true
+    }
+
+    /// Whether `p` is known clean (counted as a hit).
+    pub fn is_clean(&mut self, p: &Param<'_>) -> bool {
+        if !self.build_key(p) {
+            return false;
+        }
+        let h = self.entries.hasher().hash_one(&self.key);
+        let hit = self
+            .entries
+            .get(&h)
+            .is_some_and(|k| **k == *self.key.as_slice());
+        self.hits += u64::from(hit);
+        hit
+    }
+
+    /// Remembers that a full scan found nothing in `p`.
+    pub fn remember(&mut self, p: &Param<'_>) {
+        if !self.build_key(p) {
+            return;
+        }
+        if self.entries.len() >= self.capacity {
+            self.entries.clear();
+            self.resets += 1;
+        }
+        let h = self.entries.hasher().hash_one(&self.key);
+        self.entries.insert(h, self.key.as_slice().into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::extract::Place;
+    use std::borrow::Cow;
+
+    fn param<'a>(place: Place, name: &'a str, value: &'a [u8]) -> Param<'a> {
+        Param {
+            place,
+            name: Cow::Borrowed(name),
+            value: Cow::Borrowed(value),
+        }
+    }
+
+    #[test]
+    fn remembers_exact_keys_within_bounds() {
+        let mut m = CleanValues::new(2, 8);
+        let ua = param(Place::Header, "user-agent", b"curl/8");
+        assert!(!m.is_clean(&ua));
+        m.remember(&ua);
+        assert!(m.is_clean(&ua));
+        // Same value under another name or place is another key.
+        assert!(!m.is_clean(&param(Place::Header, "referer", b"curl/8")));
+        assert!(!m.is_clean(&param(Place::Query, "user-agent", b"curl/8")));
+        // Too long to remember.
+        let long = param(Place::Query, "q", b"123456789");
+        m.remember(&long);
+        assert!(!m.is_clean(&long));
+        // Full: emptied, counted.
+        m.remember(&param(Place::Query, "a", b"1"));
+        m.remember(&param(Place::Query, "b", b"2"));
+        assert_eq!(m.resets, 1);
+        assert!(!m.is_clean(&ua));
+        assert_eq!(m.hits, 1);
+        // Off.
+        let mut off = CleanValues::new(0, 8);
+        off.remember(&ua);
+        assert!(!off.is_clean(&ua));
+    }
+}
