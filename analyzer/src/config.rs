@@ -436,7 +436,7 @@ pub struct PayloadSettings {
     /// Parameter values remembered per worker as scanned clean, so a repeat (the same user
     /// agent, `limit=20`) is not scanned again; emptied when full. 0 turns the memo off.
     pub clean_memo_entries: usize,
-    /// Longest value the clean memo remembers, bytes.
+    /// Longest parameter (name and value together) the clean memo remembers, bytes.
     pub clean_memo_value_bytes: usize,
 }
 

@@ -8,7 +8,7 @@
 //!
 //! Exact, not probabilistic: each entry keeps the whole key (place, name, value), so a value
 //! whose hash collides with a clean one is scanned, never waved through. Bounded: at most
-//! `capacity` entries of at most `max_value_bytes` each; when full it is emptied (counted).
+//! `capacity` entries of at most `max_value_bytes` (name and value together) each; when full it is emptied (counted).
 //! Values whose scan decoded base64 are not remembered, so the counters stay what an
 //! unmemoised scan would count. Per worker (it is mutable), owned by the injection detector.
 
@@ -32,7 +32,8 @@ pub struct CleanValues {
 }
 
 impl CleanValues {
-    /// A memo of at most `capacity` values up to `max_value_bytes` long (0 disables it).
+    /// A memo of at most `capacity` parameters whose name and value together are at most
+    /// `max_value_bytes` long (a capacity of 0 disables it).
     pub fn new(capacity: usize, max_value_bytes: usize) -> Self {
         CleanValues {
             entries: HashMap::with_hasher(fixed()),
@@ -47,7 +48,7 @@ impl CleanValues {
     /// Builds `p`'s key (place, name, a byte no UTF-8 name holds, value) into the buffer;
     /// false when the value is too long to remember or the memo is off.
     fn build_key(&mut self, p: &Param<'_>) -> bool {
-        if self.capacity == 0 || p.value.len() > self.max_value_bytes {
+        if self.capacity == 0 || p.name.len() + p.value.len() > self.max_value_bytes {
             return false;
         }
         self.key.clear();
@@ -102,7 +103,7 @@ mod tests {
 
     #[test]
     fn remembers_exact_keys_within_bounds() {
-        let mut m = CleanValues::new(2, 8);
+        let mut m = CleanValues::new(2, 20);
         let ua = param(Place::Header, "user-agent", b"curl/8");
         assert!(!m.is_clean(&ua));
         m.remember(&ua);
@@ -110,8 +111,8 @@ mod tests {
         // Same value under another name or place is another key.
         assert!(!m.is_clean(&param(Place::Header, "referer", b"curl/8")));
         assert!(!m.is_clean(&param(Place::Query, "user-agent", b"curl/8")));
-        // Too long to remember.
-        let long = param(Place::Query, "q", b"123456789");
+        // Too long to remember (name and value together).
+        let long = param(Place::Query, "q", b"12345678901234567890");
         m.remember(&long);
         assert!(!m.is_clean(&long));
         // Full: emptied, counted.
@@ -121,7 +122,7 @@ mod tests {
         assert!(!m.is_clean(&ua));
         assert_eq!(m.hits, 1);
         // Off.
-        let mut off = CleanValues::new(0, 8);
+        let mut off = CleanValues::new(0, 20);
         off.remember(&ua);
         assert!(!off.is_clean(&ua));
     }
