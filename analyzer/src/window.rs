@@ -210,11 +210,15 @@ impl Half {
 
 /// A windowed count of distinct 64-bit hashes (well-mixed hashes, e.g. SipHash output):
 /// exact while each half holds at most `cap` of them, estimated by HyperLogLog beyond.
+/// The count is remembered until an addition changes a half (detectors read it on every
+/// request; most requests repeat a member or leave every register as it was).
 #[derive(Debug, Clone, Default)]
 pub struct WindowDistinct {
     start: u64,
     cur: Half,
     prev: Half,
+    /// The last count plus one; 0 when it must be computed again.
+    counted: std::cell::Cell<u32>,
 }
 
 impl WindowDistinct {
@@ -231,12 +235,27 @@ impl WindowDistinct {
             self.cur.clear();
             self.start += half;
         }
+        let (rotated, was_exact) = (age >= half, matches!(self.cur, Half::Exact(_)));
         let in_prev = self.prev.contains(h);
-        self.cur.insert(h, cap) && !in_prev
+        let inserted = self.cur.insert(h, cap);
+        if rotated || inserted || was_exact != matches!(self.cur, Half::Exact(_)) {
+            self.counted.set(0);
+        }
+        inserted && !in_prev
     }
 
     /// Distinct members in the window.
     pub fn count(&self) -> usize {
+        if let Some(n) = self.counted.get().checked_sub(1) {
+            return n as usize;
+        }
+        let n = self.compute_count();
+        self.counted
+            .set(u32::try_from(n).map_or(0, |n| n.saturating_add(1)));
+        n
+    }
+
+    fn compute_count(&self) -> usize {
         match (&self.cur, &self.prev) {
             (Half::Exact(c), Half::Exact(p)) => {
                 c.len() + p.iter().filter(|h| !c.contains(h)).count()
@@ -262,6 +281,26 @@ mod tests {
     use super::*;
 
     const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn remembered_distinct_count_is_always_the_computed_one() {
+        // Repeats, new members, half rotations, idle gaps and the switch to a sketch.
+        let mut d = WindowDistinct::default();
+        let mut x: u64 = 3;
+        let mut ts = 0;
+        let mut sketched = false;
+        for i in 0..20_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ts += (x >> 60) * S / 64 + if i % 5000 == 4999 { 500 * S } else { 0 };
+            let member = crate::hashing::hash64(&((x >> 33) % if i < 10_000 { 40 } else { 5000 }));
+            d.add(ts, 60 * S, member, 16);
+            assert_eq!(d.count(), d.compute_count(), "at {i}");
+            sketched |= matches!(d.cur, Half::Sketch(_));
+        }
+        assert!(sketched);
+    }
 
     #[test]
     fn count_slides() {
