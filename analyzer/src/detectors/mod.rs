@@ -67,12 +67,18 @@ pub struct Observation<'a> {
 impl Observation<'_> {
     /// `METHOD url status`, for evidence samples (the record's URL is already redacted).
     pub fn sample(&self) -> String {
+        use std::fmt::Write;
         let r = self.record;
-        let mut s = format!("{} {}", r.http.request.method, r.url.original);
+        let mut s = String::with_capacity(r.url.original.len().min(200) + 16);
+        let _ = write!(s, "{} {}", r.http.request.method, r.url.original);
         if let Some(code) = self.status {
-            s.push_str(&format!(" -> {code}"));
+            let _ = write!(s, " -> {code}");
         }
-        s.chars().take(200).collect()
+        // At most 200 characters.
+        if let Some((cut, _)) = s.char_indices().nth(200) {
+            s.truncate(cut);
+        }
+        s
     }
 }
 
@@ -105,5 +111,36 @@ pub const SECOND: u64 = 1_000_000_000;
 pub fn push_sample(samples: &mut Vec<String>, progress: f64, n: usize, o: &Observation<'_>) {
     if progress >= 0.5 && samples.len() < n {
         samples.push(o.sample());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{rec, T0};
+
+    fn sample_of(r: &RequestRecord) -> String {
+        Observation {
+            record: r,
+            ts: T0,
+            ip: r.source.ip,
+            endpoint: "GET /x",
+            template: "/x",
+            object_position: None,
+            status: Some(404),
+            login: None,
+        }
+        .sample()
+    }
+
+    #[test]
+    fn samples_are_method_url_status_cut_at_200_characters() {
+        let mut r = rec(T0, "198.18.0.1", "GET", "/short", 404, b"");
+        assert_eq!(sample_of(&r), format!("GET {} -> 404", r.url.original));
+        let path = format!("/search/{}", "é".repeat(300));
+        r.url.original = path.clone();
+        let long = sample_of(&r);
+        assert_eq!(long.chars().count(), 200);
+        assert!(format!("GET {path}").starts_with(&long));
     }
 }
