@@ -150,15 +150,19 @@ fn placements(
     v
 }
 
-fn run(det: &PayloadDetector, p: &Placed, counters: &mut PayloadCounters) -> Scan {
+/// The request a placement makes (GET without a body, POST with one).
+fn request(p: &Placed) -> RequestParts<'_> {
     let headers: Vec<(&[u8], &[u8])> = p
         .headers
         .iter()
         .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
         .collect();
     let method: &[u8] = if p.body.is_empty() { b"GET" } else { b"POST" };
-    let req = RequestParts::new(method, p.target.as_bytes(), headers, p.body.as_bytes());
-    det.scan(&req, None, counters)
+    RequestParts::new(method, p.target.as_bytes(), headers, p.body.as_bytes())
+}
+
+fn run(det: &PayloadDetector, p: &Placed, counters: &mut PayloadCounters) -> Scan {
+    det.scan(&request(p), None, counters)
 }
 
 fn family_placement(f: Family) -> (&'static str, &'static str, bool) {
@@ -363,13 +367,7 @@ fn the_clean_memo_changes_no_finding() {
         (PayloadCounters::default(), PayloadCounters::default());
     for pass in 0..2 {
         for p in &placed {
-            let headers: Vec<(&[u8], &[u8])> = p
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
-                .collect();
-            let method: &[u8] = if p.body.is_empty() { b"GET" } else { b"POST" };
-            let req = RequestParts::new(method, p.target.as_bytes(), headers, p.body.as_bytes());
+            let req = request(p);
             let plain = det.scan(&req, None, &mut plain_counters);
             let mut profile = EndpointProfile::default();
             let memoised = det.scan_and_learn(&req, &mut profile, &mut memo_counters, &mut memo);
