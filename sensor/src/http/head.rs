@@ -71,17 +71,25 @@ impl Head {
             .iter()
             .map(|(n, v)| (slice(&self.raw, n), slice(&self.raw, v)))
     }
+    /// Whether header line `(n, _)` is called `name` (ASCII case-insensitive). The lengths
+    /// are compared first, from the ranges, so most lines are passed over without touching
+    /// their bytes (every range lies within `raw`).
+    fn is_named(&self, (n, _): &(Range<u32>, Range<u32>), name: &[u8]) -> bool {
+        n.len() == name.len() && slice(&self.raw, n).eq_ignore_ascii_case(name)
+    }
     /// Values of every header called `name` (ASCII case-insensitive).
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        self.headers
+            .iter()
+            .filter(move |h| self.is_named(h, name.as_bytes()))
+            .map(|(_, v)| slice(&self.raw, v))
     }
     /// The first value of `name`.
     pub fn value(&self, name: &str) -> Option<&[u8]> {
-        self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        self.headers
+            .iter()
+            .find(|h| self.is_named(h, name.as_bytes()))
+            .map(|(_, v)| slice(&self.raw, v))
     }
     /// Heap bytes this head holds (for the memory cap).
     pub fn memory_bytes(&self) -> usize {
