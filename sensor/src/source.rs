@@ -324,7 +324,14 @@ pub struct LegacyFileSource {
 
 /// What the reader's next block is, decided before borrowing it for the caller.
 enum Step {
-    Packet,
+    /// A packet record of `offset` bytes; its data is the last `data_len` of them.
+    Packet {
+        offset: usize,
+        data_len: usize,
+        ts_sec: u32,
+        ts_frac: u32,
+        wire_len: u32,
+    },
     Skip(usize),
     Refill,
     /// The next record does not fit in the read buffer.
@@ -375,7 +382,13 @@ impl LegacyFileSource {
 
     fn step(&mut self) -> Result<Step> {
         match self.reader.next() {
-            Ok((_, PcapBlockOwned::Legacy(_))) => Ok(Step::Packet),
+            Ok((offset, PcapBlockOwned::Legacy(b))) => Ok(Step::Packet {
+                offset,
+                data_len: b.data.len(),
+                ts_sec: b.ts_sec,
+                ts_frac: b.ts_usec,
+                wire_len: b.origlen,
+            }),
             Ok((offset, _)) => Ok(Step::Skip(offset)),
             Err(PcapError::Eof) => Ok(Step::End),
             Err(PcapError::Incomplete(_)) => Ok(Step::Refill),
@@ -398,9 +411,15 @@ impl PacketSource for LegacyFileSource {
             self.reader.consume_noshift(self.pending);
             self.pending = 0;
         }
-        loop {
+        let (offset, data_len, ts_sec, ts_frac, wire_len) = loop {
             match self.step()? {
-                Step::Packet => break,
+                Step::Packet {
+                    offset,
+                    data_len,
+                    ts_sec,
+                    ts_frac,
+                    wire_len,
+                } => break (offset, data_len, ts_sec, ts_frac, wire_len),
                 Step::Skip(offset) => self.reader.consume_noshift(offset),
                 Step::Refill => self
                     .reader
@@ -412,20 +431,25 @@ impl PacketSource for LegacyFileSource {
                 }
                 Step::End => return Ok(Next::End),
             }
-        }
-        let Ok((offset, PcapBlockOwned::Legacy(b))) = self.reader.next() else {
+        };
+        // The record was parsed once, above; its data (the record's last bytes) is borrowed
+        // from the reader's buffer by position instead of parsing the record again.
+        let data = offset
+            .checked_sub(data_len)
+            .and_then(|start| self.reader.data().get(start..offset));
+        let Some(data) = data else {
             anyhow::bail!(
                 "reading {}: record vanished between two reads",
                 self.path.display()
             );
         };
         self.pending = offset;
-        let frac = u64::from(b.ts_usec) * if self.nanos { 1 } else { 1_000 };
+        let frac = u64::from(ts_frac) * if self.nanos { 1 } else { 1_000 };
         Ok(Next::Packet(PacketRef {
-            ts_ns: u64::from(b.ts_sec) * 1_000_000_000 + frac,
+            ts_ns: u64::from(ts_sec) * 1_000_000_000 + frac,
             linktype: self.linktype,
-            data: b.data,
-            wire_len: b.origlen,
+            data,
+            wire_len,
         }))
     }
     fn progress(&self) -> Option<(u64, u64)> {
