@@ -129,7 +129,9 @@ fn mime(value: Option<&[u8]>) -> Option<Cow<'static, str>> {
     let v = value?;
     let end = v.iter().position(|&b| b == b';').unwrap_or(v.len());
     let t = v[..end].trim_ascii();
-    if let Some(s) = interned(t, &COMMON_MIME_TYPES, <[u8]>::eq_ignore_ascii_case) {
+    // Values mostly come lower-case already: the exact comparison settles those quickly.
+    let same = |c: &[u8], t: &[u8]| c == t || c.eq_ignore_ascii_case(t);
+    if let Some(s) = interned(t, &COMMON_MIME_TYPES, same) {
         return Some(Cow::Borrowed(s));
     }
     let t = String::from_utf8_lossy(t).to_ascii_lowercase();
