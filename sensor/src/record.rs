@@ -129,7 +129,9 @@ fn mime(value: Option<&[u8]>) -> Option<Cow<'static, str>> {
     let v = value?;
     let end = v.iter().position(|&b| b == b';').unwrap_or(v.len());
     let t = v[..end].trim_ascii();
-    if let Some(s) = interned(t, &COMMON_MIME_TYPES, <[u8]>::eq_ignore_ascii_case) {
+    // Values mostly come lower-case already: the exact comparison settles those quickly.
+    let same = |c: &[u8], t: &[u8]| c == t || c.eq_ignore_ascii_case(t);
+    if let Some(s) = interned(t, &COMMON_MIME_TYPES, same) {
         return Some(Cow::Borrowed(s));
     }
     let t = String::from_utf8_lossy(t).to_ascii_lowercase();
@@ -301,19 +303,26 @@ impl RecordBuilder {
 
     fn url(&self, target: String, head: Option<&Head>) -> proto::Url {
         let original = self.redactor.url(target);
-        // absolute-form: scheme://authority/path?query
-        let (authority, rest) = match original.split_once("://") {
-            Some((scheme, after))
-                if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic()) =>
-            {
+        // absolute-form: scheme://authority/path?query, with a scheme of ASCII letters (the
+        // first "://" can only follow the leading letters, so nothing else is searched).
+        let scheme_len = original
+            .bytes()
+            .position(|b| !b.is_ascii_alphabetic())
+            .unwrap_or(original.len());
+        let (authority, rest) = match original[scheme_len..].strip_prefix("://") {
+            Some(after) if scheme_len > 0 => {
                 let slash = after.find(['/', '?']).unwrap_or(after.len());
                 (Some(&after[..slash]), &after[slash..])
             }
             _ => (None, original.as_str()),
         };
-        let no_fragment = rest.split('#').next().unwrap_or_default();
-        let (path, query) = match no_fragment.split_once('?') {
-            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        // '#' and '?' are ASCII: a byte search finds the same positions as a char search.
+        let no_fragment = memchr::memchr(b'#', rest.as_bytes()).map_or(rest, |i| &rest[..i]);
+        let (path, query) = match memchr::memchr(b'?', no_fragment.as_bytes()) {
+            Some(i) => (
+                no_fragment[..i].to_string(),
+                Some(no_fragment[i + 1..].to_string()),
+            ),
             None => (no_fragment.to_string(), None),
         };
         let host: Option<Cow<'_, str>> = head
@@ -438,6 +447,67 @@ mod tests {
         );
         assert!(r.extras.request_headers.is_empty() && r.extras.request_body.is_empty());
         assert!(r.apitap.request.body_prefix.is_none());
+    }
+
+    /// The URL split as it was written with string searches: `url` must agree with it.
+    fn reference_split(original: &str) -> (Option<&str>, String, Option<String>) {
+        let (authority, rest) = match original.split_once("://") {
+            Some((scheme, after))
+                if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic()) =>
+            {
+                let slash = after.find(['/', '?']).unwrap_or(after.len());
+                (Some(&after[..slash]), &after[slash..])
+            }
+            _ => (None, original),
+        };
+        let no_fragment = rest.split('#').next().unwrap_or_default();
+        let (path, query) = match no_fragment.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (no_fragment.to_string(), None),
+        };
+        (authority, path, query)
+    }
+
+    #[test]
+    fn url_split_matches_string_searches() {
+        let b = RecordBuilder {
+            redactor: Redactor::new(crate::redact::RedactMode::None, [0; 32]),
+            options: RecordOptions::default(),
+        };
+        for t in [
+            "/api/v1/users/9494",
+            "/a?b=1#frag?x",
+            "/a#f",
+            "?q",
+            "",
+            "*",
+            "http://h.test:80/p?q=1#f",
+            "HTTPS://h.test?x",
+            "http://h.test",
+            "h2c://a/b",
+            "1http://h/p",
+            "/x?u=http://h/p",
+            "ht-tp://h/p",
+            "://h/p",
+            "http:/h/p",
+            "http://user@h.test/p",
+            "\u{e9}://h/p",
+            "abc\u{e9}://h/p",
+            "/\u{e9}t\u{e9}?\u{e9}=1#\u{e9}",
+        ] {
+            let (authority, path, query) = reference_split(t);
+            let u = b.url(t.to_string(), None);
+            assert_eq!(
+                (u.path.as_str(), u.query.as_deref()),
+                (path.as_str(), query.as_deref()),
+                "{t}"
+            );
+            let domain = authority
+                .map(|a| a.rsplit('@').next().unwrap_or_default())
+                .filter(|h| !h.trim().is_empty())
+                .map(|h| split_host(h).0.to_string());
+            assert_eq!(u.domain, domain, "{t}");
+        }
     }
 
     #[test]

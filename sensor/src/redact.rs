@@ -263,7 +263,8 @@ impl Redactor {
         if self.mode == RedactMode::None {
             return target;
         }
-        let Some(q) = target.find('?') else {
+        // '?' is ASCII: the byte search finds the char.
+        let Some(q) = memchr::memchr(b'?', target.as_bytes()) else {
             return target;
         };
         let (path, query) = target.split_at(q + 1);

@@ -1,5 +1,6 @@
 //! Packet sources behind one [`PacketSource`] trait: classic pcap files through a pure-Rust
-//! reader with large buffered reads (pcap-parser), other capture files (pcapng, ...) and
+//! reader with block reads into a cache-sized buffer (pcap-parser), other capture files
+//! (pcapng, ...) and
 //! live interfaces through libpcap, and several files merged in timestamp order.
 //!
 //! Timestamps are read with nanosecond precision and are the only clock the rest of the
@@ -299,8 +300,13 @@ pub fn open_files(paths: &[PathBuf]) -> Result<Box<dyn PacketSource>> {
     }
 }
 
-/// Read buffer of the classic-pcap reader (also the largest record it accepts).
-const LEGACY_BUFFER_BYTES: usize = 4 << 20;
+/// Read buffer of the classic-pcap reader at the start: small enough to stay in the CPU's
+/// cache, so the packets the kernel copies into it are still cached when they are parsed
+/// (a 4 MiB buffer was evicted before its packets were read).
+const LEGACY_BUFFER_BYTES: usize = 64 << 10;
+/// The read buffer grows (doubling) up to this for larger records; it is also the largest
+/// record accepted.
+const LEGACY_MAX_BUFFER_BYTES: usize = 4 << 20;
 
 /// A classic (libpcap-format) capture file read in large blocks, records handed out
 /// straight from the read buffer: one copy (the kernel's) per byte.
@@ -310,15 +316,26 @@ pub struct LegacyFileSource {
     nanos: bool,
     /// Bytes of the record handed out last, consumed on the next call.
     pending: usize,
+    /// Size of the reader's buffer.
+    buffer_bytes: usize,
     total: u64,
     path: PathBuf,
 }
 
 /// What the reader's next block is, decided before borrowing it for the caller.
 enum Step {
-    Packet,
+    /// A packet record of `offset` bytes; its data is the last `data_len` of them.
+    Packet {
+        offset: usize,
+        data_len: usize,
+        ts_sec: u32,
+        ts_frac: u32,
+        wire_len: u32,
+    },
     Skip(usize),
     Refill,
+    /// The next record does not fit in the read buffer.
+    Grow,
     End,
 }
 
@@ -357,6 +374,7 @@ impl LegacyFileSource {
             linktype,
             nanos,
             pending: 0,
+            buffer_bytes: LEGACY_BUFFER_BYTES,
             total,
             path: path.to_path_buf(),
         })
@@ -364,10 +382,19 @@ impl LegacyFileSource {
 
     fn step(&mut self) -> Result<Step> {
         match self.reader.next() {
-            Ok((_, PcapBlockOwned::Legacy(_))) => Ok(Step::Packet),
+            Ok((offset, PcapBlockOwned::Legacy(b))) => Ok(Step::Packet {
+                offset,
+                data_len: b.data.len(),
+                ts_sec: b.ts_sec,
+                ts_frac: b.ts_usec,
+                wire_len: b.origlen,
+            }),
             Ok((offset, _)) => Ok(Step::Skip(offset)),
             Err(PcapError::Eof) => Ok(Step::End),
             Err(PcapError::Incomplete(_)) => Ok(Step::Refill),
+            Err(PcapError::BufferTooSmall) if self.buffer_bytes < LEGACY_MAX_BUFFER_BYTES => {
+                Ok(Step::Grow)
+            }
             Err(PcapError::UnexpectedEof) => {
                 tracing::warn!(path = %self.path.display(), "capture file ends inside a packet record (truncated file)");
                 Ok(Step::End)
@@ -384,33 +411,105 @@ impl PacketSource for LegacyFileSource {
             self.reader.consume_noshift(self.pending);
             self.pending = 0;
         }
-        loop {
+        let (offset, data_len, ts_sec, ts_frac, wire_len) = loop {
             match self.step()? {
-                Step::Packet => break,
+                Step::Packet {
+                    offset,
+                    data_len,
+                    ts_sec,
+                    ts_frac,
+                    wire_len,
+                } => break (offset, data_len, ts_sec, ts_frac, wire_len),
                 Step::Skip(offset) => self.reader.consume_noshift(offset),
                 Step::Refill => self
                     .reader
                     .refill()
                     .map_err(|e| anyhow::anyhow!("reading {}: {e:?}", self.path.display()))?,
+                Step::Grow => {
+                    self.buffer_bytes = (self.buffer_bytes * 2).min(LEGACY_MAX_BUFFER_BYTES);
+                    self.reader.grow(self.buffer_bytes);
+                }
                 Step::End => return Ok(Next::End),
             }
-        }
-        let Ok((offset, PcapBlockOwned::Legacy(b))) = self.reader.next() else {
+        };
+        // The record was parsed once, above; its data (the record's last bytes) is borrowed
+        // from the reader's buffer by position instead of parsing the record again.
+        let data = offset
+            .checked_sub(data_len)
+            .and_then(|start| self.reader.data().get(start..offset));
+        let Some(data) = data else {
             anyhow::bail!(
                 "reading {}: record vanished between two reads",
                 self.path.display()
             );
         };
         self.pending = offset;
-        let frac = u64::from(b.ts_usec) * if self.nanos { 1 } else { 1_000 };
+        let frac = u64::from(ts_frac) * if self.nanos { 1 } else { 1_000 };
         Ok(Next::Packet(PacketRef {
-            ts_ns: u64::from(b.ts_sec) * 1_000_000_000 + frac,
+            ts_ns: u64::from(ts_sec) * 1_000_000_000 + frac,
             linktype: self.linktype,
-            data: b.data,
-            wire_len: b.origlen,
+            data,
+            wire_len,
         }))
     }
     fn progress(&self) -> Option<(u64, u64)> {
         Some((self.reader.consumed() as u64, self.total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic pcap (microseconds, Ethernet) holding records of the given lengths, each
+    /// filled with its index.
+    fn classic_pcap(lens: &[usize]) -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        f.extend_from_slice(&2u16.to_le_bytes());
+        f.extend_from_slice(&4u16.to_le_bytes());
+        f.extend_from_slice(&[0; 8]);
+        f.extend_from_slice(&(16u32 << 20).to_le_bytes()); // snap length
+        f.extend_from_slice(&1u32.to_le_bytes());
+        for (i, &len) in lens.iter().enumerate() {
+            let len32 = u32::try_from(len).unwrap();
+            f.extend_from_slice(&(1_000 + i as u32).to_le_bytes());
+            f.extend_from_slice(&7u32.to_le_bytes());
+            f.extend_from_slice(&len32.to_le_bytes());
+            f.extend_from_slice(&len32.to_le_bytes());
+            f.extend(std::iter::repeat_n(i as u8, len));
+        }
+        f
+    }
+
+    #[test]
+    fn classic_reader_grows_for_records_larger_than_its_buffer() {
+        let lens = [60, LEGACY_BUFFER_BYTES + 1000, 60, 3 << 20, 1500];
+        let path = std::env::temp_dir().join(format!("apitap-grow-{}.pcap", std::process::id()));
+        std::fs::write(&path, classic_pcap(&lens)).unwrap();
+        let mut src = LegacyFileSource::open(&path).unwrap();
+        let mut got = Vec::new();
+        while let Next::Packet(p) = src.next_packet().unwrap() {
+            assert!(p.data.iter().all(|&b| usize::from(b) == got.len()));
+            got.push((p.data.len(), p.ts_ns));
+        }
+        let _ = std::fs::remove_file(&path);
+        let want: Vec<(usize, u64)> = lens
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (l, (1_000 + i as u64) * 1_000_000_000 + 7_000))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn classic_reader_rejects_records_larger_than_its_largest_buffer() {
+        let path = std::env::temp_dir().join(format!("apitap-huge-{}.pcap", std::process::id()));
+        std::fs::write(&path, classic_pcap(&[60, LEGACY_MAX_BUFFER_BYTES + 10])).unwrap();
+        let mut src = LegacyFileSource::open(&path).unwrap();
+        assert!(matches!(src.next_packet(), Ok(Next::Packet(_))));
+        let err = src.next_packet().err();
+        let _ = std::fs::remove_file(&path);
+        assert!(err.is_some());
     }
 }

@@ -25,19 +25,22 @@ pub(crate) struct FlowKey {
     v6: bool,
 }
 
-fn addr16(a: &IpAddr) -> ([u8; 16], bool) {
+/// The address as an IPv6 number (IPv4 mapped) and whether it was IPv6. Ordering these
+/// numbers is ordering the 16 address bytes, without a byte-by-byte comparison.
+fn addr128(a: &IpAddr) -> (u128, bool) {
     match a {
-        IpAddr::V4(v4) => (v4.to_ipv6_mapped().octets(), false),
-        IpAddr::V6(v6) => (v6.octets(), true),
+        IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), false),
+        IpAddr::V6(v6) => (u128::from(*v6), true),
     }
 }
 
 impl FlowKey {
     /// The key of a segment and the side (0 or 1) its sender is on.
     pub(crate) fn from_segment(seg: &TcpSegment<'_>) -> (FlowKey, usize) {
-        let (s, s6) = addr16(&seg.src);
-        let (d, d6) = addr16(&seg.dst);
+        let (s, s6) = addr128(&seg.src);
+        let (d, d6) = addr128(&seg.dst);
         let src_first = (s, seg.src_port) <= (d, seg.dst_port);
+        let (s, d) = (s.to_be_bytes(), d.to_be_bytes());
         let (lo, lo_port, hi, hi_port, side) = if src_first {
             (s, seg.src_port, d, seg.dst_port, 0)
         } else {
@@ -176,6 +179,37 @@ mod tests {
         let (k3, _) = FlowKey::from_segment(&seg("::1", 1, "::1", 2));
         let (k4, _) = FlowKey::from_segment(&seg("::1", 2, "::1", 1));
         assert_eq!(k3, k4);
+    }
+
+    #[test]
+    fn sides_follow_the_order_of_address_bytes_then_ports() {
+        let addrs = [
+            "0.0.0.0",
+            "10.0.0.1",
+            "10.0.0.2",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:10.0.0.1",
+            "2001:db8::1",
+            "fe80::1",
+            "ffff::",
+        ];
+        let bytes = |x: &str| match x.parse::<IpAddr>().unwrap() {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            IpAddr::V6(v6) => v6.octets(),
+        };
+        for a in addrs {
+            for b in addrs {
+                for (pa, pb) in [(1, 2), (2, 1), (80, 80)] {
+                    let (k, side) = FlowKey::from_segment(&seg(a, pa, b, pb));
+                    let a_first = (bytes(a), pa) <= (bytes(b), pb);
+                    assert_eq!(side, usize::from(!a_first), "{a}:{pa} {b}:{pb}");
+                    let (lo, hi) = if a_first { (a, b) } else { (b, a) };
+                    assert_eq!((k.lo, k.hi), (bytes(lo), bytes(hi)), "{a}:{pa} {b}:{pb}");
+                }
+            }
+        }
     }
 
     #[test]

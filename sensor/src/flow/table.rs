@@ -16,7 +16,9 @@
 //! Entries live in a slab and on one of three intrusive doubly-linked lists — handshake (never
 //! carried data), established, closed (lingering) — each ordered by last activity on the table's
 //! packet clock (the highest packet time seen, so the lists stay sorted even when timestamps
-//! step back). Expiry pops list heads while they are past their timeout, and eviction takes the
+//! step back). The list links live in a dense array beside the slab, not in the (large) entries:
+//! moving an entry to the back of its list on every packet then touches a few bytes per
+//! neighbour instead of a cache line of each neighbouring entry. Expiry pops list heads while they are past their timeout, and eviction takes the
 //! oldest head (lingering entries first), so both are O(1) per flow: there is never a table scan
 //! on the packet path.
 //!
@@ -73,8 +75,6 @@ struct App<S> {
 struct Flow<S> {
     key: FlowKey,
     flow_id: u64,
-    prev: u32,
-    next: u32,
     list: ListId,
     /// Table clock at the last packet (or at the close, when lingering).
     last_seen: u64,
@@ -94,6 +94,18 @@ struct Flow<S> {
     /// Bytes charged against the memcap for this entry.
     mem: usize,
 }
+
+/// The list neighbours of the entry in the same slab slot (`NIL` at the ends).
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    prev: u32,
+    next: u32,
+}
+
+const UNLINKED: Link = Link {
+    prev: NIL,
+    next: NIL,
+};
 
 impl<S> Flow<S> {
     fn dir_of(&self, side: usize) -> Direction {
@@ -224,6 +236,8 @@ pub struct FlowTable<S: StreamSink> {
     lim: Limits,
     map: HashMap<FlowKey, u32, FlowHashBuilder>,
     slots: Vec<Option<Flow<S>>>,
+    /// `links[i]`: list neighbours of `slots[i]` (meaningful while the slot is occupied).
+    links: Vec<Link>,
     free: Vec<u32>,
     lists: [List; 3],
     next_flow_id: u64,
@@ -236,6 +250,7 @@ pub struct FlowTable<S: StreamSink> {
 impl<S: StreamSink> FlowTable<S> {
     /// Memory charged per entry besides its buffers and its sink.
     pub const FLOW_OVERHEAD: usize = std::mem::size_of::<Option<Flow<S>>>()
+        + std::mem::size_of::<Link>()
         + std::mem::size_of::<(FlowKey, u32)>()
         + std::mem::size_of::<u32>()
         + 16;
@@ -250,6 +265,7 @@ impl<S: StreamSink> FlowTable<S> {
             lim,
             map: HashMap::with_hasher(FlowHashBuilder::random()),
             slots: Vec::new(),
+            links: Vec::new(),
             free: Vec::new(),
             lists: [EMPTY_LIST; 3],
             next_flow_id: 0,
@@ -292,20 +308,29 @@ impl<S: StreamSink> FlowTable<S> {
         self.slots.get_mut(i as usize).and_then(Option::as_mut)
     }
 
+    /// The list neighbours of entry `i` (every entry on a list is occupied).
+    fn link(&self, i: u32) -> Link {
+        self.links.get(i as usize).copied().unwrap_or(UNLINKED)
+    }
+
+    fn link_mut(&mut self, i: u32) -> Option<&mut Link> {
+        self.links.get_mut(i as usize)
+    }
+
     fn unlink(&mut self, i: u32) {
         let Some(f) = self.flow(i) else { return };
-        let (prev, next, list) = (f.prev, f.next, f.list as usize);
-        match self.flow_mut(prev) {
+        let list = f.list as usize;
+        let Link { prev, next } = self.link(i);
+        match self.link_mut(prev) {
             Some(p) => p.next = next,
             None => self.lists[list].head = next,
         }
-        match self.flow_mut(next) {
+        match self.link_mut(next) {
             Some(n) => n.prev = prev,
             None => self.lists[list].tail = prev,
         }
-        if let Some(f) = self.flow_mut(i) {
-            f.prev = NIL;
-            f.next = NIL;
+        if let Some(l) = self.link_mut(i) {
+            *l = UNLINKED;
         }
     }
 
@@ -313,10 +338,14 @@ impl<S: StreamSink> FlowTable<S> {
         let tail = self.lists[list as usize].tail;
         if let Some(f) = self.flow_mut(i) {
             f.list = list;
-            f.prev = tail;
-            f.next = NIL;
         }
-        match self.flow_mut(tail) {
+        if let Some(l) = self.link_mut(i) {
+            *l = Link {
+                prev: tail,
+                next: NIL,
+            };
+        }
+        match self.link_mut(tail) {
             Some(t) => t.next = i,
             None => self.lists[list as usize].head = i,
         }
@@ -326,9 +355,10 @@ impl<S: StreamSink> FlowTable<S> {
     /// Mark activity now and move the entry to the back of `list`.
     fn touch(&mut self, i: u32, list: ListId) {
         let clock = self.clock;
+        let at_back = self.link(i).next == NIL;
         let Some(f) = self.flow_mut(i) else { return };
         f.last_seen = clock;
-        if f.list == list && f.next == NIL {
+        if f.list == list && at_back {
             return;
         }
         self.unlink(i);
@@ -503,8 +533,6 @@ impl<S: StreamSink> FlowTable<S> {
         let flow = Flow {
             key,
             flow_id: self.next_flow_id,
-            prev: NIL,
-            next: NIL,
             list: ListId::Handshake,
             last_seen: self.clock,
             first_ts: ts,
@@ -526,10 +554,14 @@ impl<S: StreamSink> FlowTable<S> {
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some(flow);
+                if let Some(l) = self.link_mut(i) {
+                    *l = UNLINKED;
+                }
                 i
             }
             None => {
                 self.slots.push(Some(flow));
+                self.links.push(UNLINKED);
                 (self.slots.len() - 1) as u32
             }
         };
@@ -588,7 +620,7 @@ impl<S: StreamSink> FlowTable<S> {
         let first = |l: ListId| -> Option<u32> {
             let h = self.lists[l as usize].head;
             let h = if Some(h) == exclude {
-                self.flow(h).map_or(NIL, |f| f.next)
+                self.flow(h).map_or(NIL, |_| self.link(h).next)
             } else {
                 h
             };

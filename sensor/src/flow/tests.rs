@@ -682,6 +682,51 @@ fn max_flows_evicts_least_recently_active() {
 }
 
 #[test]
+fn eviction_follows_last_activity_through_slot_reuse() {
+    // Many flows through a small table, touched in a scrambled order: every eviction must
+    // take the flow a plain least-recently-active list names, also once evicted entries'
+    // slots are reused by new flows (and an entry sits at either end of the list).
+    const MAX: usize = 4;
+    let mut h = Harness::new(FlowConfig {
+        max_flows: MAX,
+        ..cfg()
+    });
+    // (client port, flow id), least recently active first.
+    let mut model: Vec<(u16, u64)> = Vec::new();
+    let mut next_port = 40_000u16;
+    let mut next_id = 0u64;
+    for step in 0..200usize {
+        if step % 3 == 0 || model.is_empty() {
+            let evicted = (model.len() == MAX).then(|| model.remove(0));
+            h.cli.1 = next_port;
+            h.handshake(CI, SI);
+            h.c(CI + 1, SI + 1, ACK, &REQ[..4]);
+            model.push((next_port, next_id));
+            if let Some((_, id)) = evicted {
+                assert_eq!(
+                    h.flow(id).close.map(|c| c.0),
+                    Some(CloseReason::Evicted),
+                    "step {step}: flow {id} should have been evicted"
+                );
+            }
+            next_port += 1;
+            next_id += 1;
+        } else {
+            let i = (step * 7 + step / 5) % model.len();
+            let (port, id) = model.remove(i);
+            h.cli.1 = port;
+            h.c(CI + 5, SI + 1, ACK, b"");
+            model.push((port, id));
+        }
+        for &(_, id) in &model {
+            assert!(h.flow(id).close.is_none(), "step {step}: flow {id} closed");
+        }
+        assert_eq!(h.t.len(), model.len());
+    }
+    assert_eq!(h.t.stats().flows_evicted, next_id - MAX as u64);
+}
+
+#[test]
 fn memcap_evicts_other_flows() {
     let one = FlowTable::<TestSink>::FLOW_OVERHEAD + 10_000 + 200;
     let mut h = Harness::new(FlowConfig {

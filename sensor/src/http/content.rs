@@ -113,9 +113,10 @@ thread_local! {
 }
 
 fn take_inflater(kind: InflateKind) -> Decompress {
+    // The most recently returned one: its state and window are the likeliest to be cached.
     let pooled = POOL.with(|p| {
         let mut p = p.borrow_mut();
-        let i = p.iter().position(|(k, _)| *k == kind)?;
+        let i = p.iter().rposition(|(k, _)| *k == kind)?;
         Some(p.swap_remove(i).1)
     });
     pooled.unwrap_or_else(|| Decompress::new(kind == InflateKind::Zlib))

@@ -7,6 +7,7 @@
 use super::anomaly::{AnomalySet, HttpAnomaly};
 use memchr::memmem;
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -71,17 +72,25 @@ impl Head {
             .iter()
             .map(|(n, v)| (slice(&self.raw, n), slice(&self.raw, v)))
     }
+    /// Whether header line `(n, _)` is called `name` (ASCII case-insensitive). The lengths
+    /// are compared first, from the ranges, so most lines are passed over without touching
+    /// their bytes (every range lies within `raw`).
+    fn is_named(&self, (n, _): &(Range<u32>, Range<u32>), name: &[u8]) -> bool {
+        n.len() == name.len() && slice(&self.raw, n).eq_ignore_ascii_case(name)
+    }
     /// Values of every header called `name` (ASCII case-insensitive).
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        self.headers
+            .iter()
+            .filter(move |h| self.is_named(h, name.as_bytes()))
+            .map(|(_, v)| slice(&self.raw, v))
     }
     /// The first value of `name`.
     pub fn value(&self, name: &str) -> Option<&[u8]> {
-        self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        self.headers
+            .iter()
+            .find(|h| self.is_named(h, name.as_bytes()))
+            .map(|(_, v)| slice(&self.raw, v))
     }
     /// Heap bytes this head holds (for the memory cap).
     pub fn memory_bytes(&self) -> usize {
@@ -289,6 +298,14 @@ fn range_in(base: &[u8], part: &[u8]) -> Range<u32> {
 
 const STACK_HEADERS: usize = 64;
 
+/// Room for `n` headers that httparse fills in (left uninitialised: httparse only hands back
+/// the ones it wrote, so the slots need no clearing first).
+fn uninit_headers<'b>(n: usize) -> Vec<MaybeUninit<httparse::Header<'b>>> {
+    std::iter::repeat_with(MaybeUninit::uninit)
+        .take(n)
+        .collect()
+}
+
 /// Name and value ranges of httparse's headers within the head they were parsed from.
 fn header_ranges(buf: &[u8], headers: &[httparse::Header<'_>]) -> Vec<(Range<u32>, Range<u32>)> {
     headers
@@ -320,10 +337,10 @@ pub fn parse_request(
     if only_bare_lf(buf) {
         anomalies.insert(HttpAnomaly::BareLf);
     }
-    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
     let mut strict = parse_request_strict(buf, &mut stack[..max_headers.min(STACK_HEADERS)]);
     if matches!(strict, Err(httparse::Error::TooManyHeaders)) && max_headers > STACK_HEADERS {
-        let mut heap = vec![httparse::EMPTY_HEADER; max_headers];
+        let mut heap = uninit_headers(max_headers);
         strict = parse_request_strict(buf, &mut heap);
     }
     if let Ok(h) = strict {
@@ -340,10 +357,10 @@ pub fn parse_response(buf: &[u8], max_headers: usize, anomalies: &mut AnomalySet
     if only_bare_lf(buf) {
         anomalies.insert(HttpAnomaly::BareLf);
     }
-    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
     let mut strict = parse_response_strict(buf, &mut stack[..max_headers.min(STACK_HEADERS)]);
     if matches!(strict, Err(httparse::Error::TooManyHeaders)) && max_headers > STACK_HEADERS {
-        let mut heap = vec![httparse::EMPTY_HEADER; max_headers];
+        let mut heap = uninit_headers(max_headers);
         strict = parse_response_strict(buf, &mut heap);
     }
     if let Ok(h) = strict {
@@ -358,12 +375,12 @@ pub fn parse_response(buf: &[u8], max_headers: usize, anomalies: &mut AnomalySet
 /// httparse on the head; `Err(Partial)` stands for anything it did not accept.
 fn parse_request_strict<'b>(
     buf: &'b [u8],
-    headers: &mut [httparse::Header<'b>],
+    headers: &mut [MaybeUninit<httparse::Header<'b>>],
 ) -> Result<Head, httparse::Error> {
-    let mut req = httparse::Request::new(headers);
+    let mut req = httparse::Request::new(&mut []);
     let status = httparse::ParserConfig::default()
         .allow_multiple_spaces_in_request_line_delimiters(true)
-        .parse_request(&mut req, buf)?;
+        .parse_request_with_uninit_headers(&mut req, buf, headers)?;
     let (httparse::Status::Complete(_), Some(method), Some(path), Some(minor)) =
         (status, req.method, req.path, req.version)
     else {
@@ -385,10 +402,11 @@ fn parse_request_strict<'b>(
 
 fn parse_response_strict<'b>(
     buf: &'b [u8],
-    headers: &mut [httparse::Header<'b>],
+    headers: &mut [MaybeUninit<httparse::Header<'b>>],
 ) -> Result<Head, httparse::Error> {
-    let mut resp = httparse::Response::new(headers);
-    let status = httparse::ParserConfig::default().parse_response(&mut resp, buf)?;
+    let mut resp = httparse::Response::new(&mut []);
+    let status = httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, headers)?;
     let (httparse::Status::Complete(_), Some(code), Some(minor)) =
         (status, resp.code, resp.version)
     else {
@@ -695,6 +713,30 @@ mod tests {
         let h = parse_request(&buf, false, 4, &mut a).unwrap();
         assert_eq!(h.headers().count(), 4);
         assert!(a.contains(HttpAnomaly::TooManyHeaders));
+    }
+
+    #[test]
+    fn more_headers_than_the_stack_holds_are_parsed_strictly() {
+        for (start, parse_as_request) in [
+            (&b"GET / HTTP/1.1\r\n"[..], true),
+            (b"HTTP/1.1 200 OK\r\n", false),
+        ] {
+            let mut buf = start.to_vec();
+            for i in 0..STACK_HEADERS + 10 {
+                buf.extend_from_slice(format!("X-{i}: v{i}\r\n").as_bytes());
+            }
+            buf.extend_from_slice(b"\r\n");
+            let mut a = AnomalySet::default();
+            let h = if parse_as_request {
+                parse_request(&buf, false, 128, &mut a)
+            } else {
+                parse_response(&buf, 128, &mut a)
+            }
+            .unwrap();
+            assert!(a.is_empty(), "{a:?}");
+            assert_eq!(h.headers().count(), STACK_HEADERS + 10);
+            assert_eq!(h.value("x-70"), Some(&b"v70"[..]));
+        }
     }
 
     #[test]
