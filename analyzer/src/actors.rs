@@ -83,18 +83,7 @@ impl<K: Hash + Eq + Clone, V: Default> ActorTable<K, V> {
     /// [`Self::entry`], returning the entry's slot number instead: [`Self::at`] reads it back
     /// (key and value) without hashing the key again, until the next insertion.
     pub fn entry_slot(&mut self, key: &K, ts: u64) -> u32 {
-        let i = match self.index.get(key) {
-            Some(&i) => i,
-            None => {
-                if self.index.len() >= self.capacity {
-                    self.make_room(ts);
-                }
-                self.insert_new(key.clone(), V::default(), ts)
-            }
-        };
-        let slot = self.slot_mut(i);
-        slot.last_seen = slot.last_seen.max(ts);
-        i
+        self.slot_for(key, ts)
     }
 
     /// The key and value in slot `i` (from [`Self::entry_slot`]).
@@ -117,6 +106,16 @@ impl<K: Hash + Eq + Clone, V: Default> ActorTable<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
+        let i = self.slot_for(key, ts);
+        &mut self.slot_mut(i).value
+    }
+
+    /// The slot of `key` (created when missing, making room first), touched at `ts`.
+    fn slot_for<Q>(&mut self, key: &Q, ts: u64) -> u32
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let i = match self.index.get(key) {
             Some(&i) => i,
             None => {
@@ -128,7 +127,7 @@ impl<K: Hash + Eq + Clone, V: Default> ActorTable<K, V> {
         };
         let slot = self.slot_mut(i);
         slot.last_seen = slot.last_seen.max(ts);
-        &mut slot.value
+        i
     }
 
     /// Takes an entry out (not counted as an eviction).
