@@ -16,11 +16,11 @@
 //! Entries live in a slab and on one of three intrusive doubly-linked lists — handshake (never
 //! carried data), established, closed (lingering) — each ordered by last activity on the table's
 //! packet clock (the highest packet time seen, so the lists stay sorted even when timestamps
-//! step back). The list links live in a dense array beside the slab, not in the (large) entries:
-//! moving an entry to the back of its list on every packet then touches a few bytes per
-//! neighbour instead of a cache line of each neighbouring entry. Expiry pops list heads while they are past their timeout, and eviction takes the
-//! oldest head (lingering entries first), so both are O(1) per flow: there is never a table scan
-//! on the packet path.
+//! step back). The list links live in a dense array beside the slab, not in the (large)
+//! entries: moving an entry to the back of its list on every packet then touches a few bytes
+//! per neighbour instead of a cache line of each neighbouring entry. Expiry pops list heads
+//! while they are past their timeout, and eviction takes the oldest head (lingering entries
+//! first), so both are O(1) per flow: there is never a table scan on the packet path.
 //!
 //! Port reuse: a SYN (without ACK) with a new ISN on a lingering entry starts a new flow; on an
 //! open entry it does too when that flow never carried data or already saw a FIN (the old flow
