@@ -541,12 +541,7 @@ fn intel_config(
 }
 
 fn measure(a: &Alert, name: &str) -> Option<f64> {
-    a.apitap
-        .evidence
-        .observed
-        .iter()
-        .find(|m| m.name == name)
-        .map(|m| m.value)
+    a.apitap.evidence.observed_value(name)
 }
 
 #[test]

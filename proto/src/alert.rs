@@ -297,6 +297,16 @@ pub struct Evidence {
     pub samples: Vec<String>,
 }
 
+impl Evidence {
+    /// The observed measurement called `name`, if the alert has one.
+    pub fn observed_value(&self, name: &str) -> Option<f64> {
+        self.observed
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.value)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measure {
     pub name: Cow<'static, str>,

@@ -151,15 +151,7 @@ fn one_alert_per_source_and_family_with_the_count() {
         .collect();
     assert_eq!(sqli.len(), sqlmap.source_ips.len(), "{sqli:#?}");
     let a = sqli[0];
-    let measure = |n: &str| {
-        a.apitap
-            .evidence
-            .observed
-            .iter()
-            .find(|m| m.name == n)
-            .unwrap()
-            .value
-    };
+    let measure = |n: &str| a.apitap.evidence.observed_value(n).unwrap();
     assert!(a.apitap.count >= 20, "count {}", a.apitap.count);
     assert_eq!(measure("requests"), a.apitap.count as f64);
     assert!(measure("distinct_endpoints") >= 1.0);
@@ -196,15 +188,7 @@ fn a_distributed_stuffing_botnet_is_one_campaign_alert() {
         let a = stuffing[0];
         assert_eq!(a.rule.id, "apitap.credential_stuffing.campaign");
         assert_eq!(a.apitap.actor_kind, "campaign");
-        let measure = |n: &str| {
-            a.apitap
-                .evidence
-                .observed
-                .iter()
-                .find(|m| m.name == n)
-                .unwrap()
-                .value
-        };
+        let measure = |n: &str| a.apitap.evidence.observed_value(n).unwrap();
         assert!(measure("distinct_sources") >= 5.0);
         assert!(measure("success_ratio") < 0.3);
         // The block list names botnet addresses only.
