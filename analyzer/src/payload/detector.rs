@@ -312,7 +312,7 @@ impl PayloadDetector {
                 // skips the scan and every counter still reads as if it had run.
                 if counters.base64_decoded == base64_before {
                     if let Some(m) = memo.as_mut() {
-                        m.remember(p);
+                        m.remember_last();
                     }
                 }
                 continue;

@@ -23,8 +23,10 @@ pub struct CleanValues {
     entries: HashMap<u64, Box<[u8]>, Fixed>,
     capacity: usize,
     max_value_bytes: usize,
-    /// Reused key buffer.
+    /// Reused key buffer: the key [`CleanValues::is_clean`] last looked up and missed,
+    /// with its hash, for [`CleanValues::remember_last`].
     key: Vec<u8>,
+    missed: Option<u64>,
     /// Parameters whose scan was skipped because their value was known clean.
     pub hits: u64,
     /// Times the full memo was emptied.
@@ -40,6 +42,7 @@ impl CleanValues {
             capacity,
             max_value_bytes,
             key: Vec::new(),
+            missed: None,
             hits: 0,
             resets: 0,
         }
@@ -59,8 +62,10 @@ impl CleanValues {
         true
     }
 
-    /// Whether `p` is known clean (counted as a hit).
+    /// Whether `p` is known clean (counted as a hit). A miss keeps `p`'s key for
+    /// [`CleanValues::remember_last`].
     pub fn is_clean(&mut self, p: &Param<'_>) -> bool {
+        self.missed = None;
         if !self.build_key(p) {
             return false;
         }
@@ -70,19 +75,22 @@ impl CleanValues {
             .get(&h)
             .is_some_and(|k| **k == *self.key.as_slice());
         self.hits += u64::from(hit);
+        if !hit {
+            self.missed = Some(h);
+        }
         hit
     }
 
-    /// Remembers that a full scan found nothing in `p`.
-    pub fn remember(&mut self, p: &Param<'_>) {
-        if !self.build_key(p) {
+    /// Remembers that a full scan found nothing in the parameter [`CleanValues::is_clean`]
+    /// last missed (nothing when it was too long to remember).
+    pub fn remember_last(&mut self) {
+        let Some(h) = self.missed.take() else {
             return;
-        }
+        };
         if self.entries.len() >= self.capacity {
             self.entries.clear();
             self.resets += 1;
         }
-        let h = self.entries.hasher().hash_one(&self.key);
         self.entries.insert(h, self.key.as_slice().into());
     }
 }
@@ -106,24 +114,30 @@ mod tests {
         let mut m = CleanValues::new(2, 20);
         let ua = param(Place::Header, "user-agent", b"curl/8");
         assert!(!m.is_clean(&ua));
-        m.remember(&ua);
+        m.remember_last();
         assert!(m.is_clean(&ua));
+        // A hit leaves nothing to remember.
+        m.remember_last();
         // Same value under another name or place is another key.
         assert!(!m.is_clean(&param(Place::Header, "referer", b"curl/8")));
         assert!(!m.is_clean(&param(Place::Query, "user-agent", b"curl/8")));
         // Too long to remember (name and value together).
         let long = param(Place::Query, "q", b"12345678901234567890");
-        m.remember(&long);
+        assert!(!m.is_clean(&long));
+        m.remember_last();
         assert!(!m.is_clean(&long));
         // Full: emptied, counted.
-        m.remember(&param(Place::Query, "a", b"1"));
-        m.remember(&param(Place::Query, "b", b"2"));
+        m.is_clean(&param(Place::Query, "a", b"1"));
+        m.remember_last();
+        m.is_clean(&param(Place::Query, "b", b"2"));
+        m.remember_last();
         assert_eq!(m.resets, 1);
         assert!(!m.is_clean(&ua));
         assert_eq!(m.hits, 1);
         // Off.
         let mut off = CleanValues::new(0, 20);
-        off.remember(&ua);
+        assert!(!off.is_clean(&ua));
+        off.remember_last();
         assert!(!off.is_clean(&ua));
     }
 }
