@@ -34,6 +34,7 @@ pub fn config(variant: u8) -> HttpConfig {
             max_pending_requests: 3,
             body_capture_bytes: 64,
             max_decompressed_bytes: 4096,
+            whole_inflate_bytes: 0,
             max_chunk_line_bytes: 64,
             max_resync_bytes: 512,
         },
@@ -43,6 +44,7 @@ pub fn config(variant: u8) -> HttpConfig {
             max_pending_requests: 8,
             body_capture_bytes: 1024,
             max_decompressed_bytes: 1 << 20,
+            whole_inflate_bytes: 512,
             max_chunk_line_bytes: 256,
             max_resync_bytes: 64 * 1024,
         },
@@ -52,12 +54,14 @@ pub fn config(variant: u8) -> HttpConfig {
 /// What one connection may hold at most, by construction of the limits: per direction a head
 /// buffer (a head under the limit plus the chunk that overran it, at most doubled by `Vec`
 /// growth), the bytes held during a CONNECT/Upgrade, and per pending request the
-/// transaction and both body prefixes (doubled for growth).
+/// transaction and both body prefixes (doubled for growth), and per direction the compressed
+/// bytes of a body held for a whole decode (doubled for growth).
 pub fn memory_bound(c: &HttpConfig) -> usize {
     let txn = 1024;
     2 * 2 * (c.max_header_bytes + c.max_chunk_line_bytes + MAX_CHUNK)
         + 2 * c.max_header_bytes
         + (c.max_pending_requests + 2) * (txn + 2 * 2 * c.body_capture_bytes)
+        + 2 * 2 * c.whole_inflate_bytes
 }
 
 struct Harness {

@@ -17,6 +17,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// mimalloc: the sensor allocates and frees small buffers per exchange (records, header
+/// values, body prefixes); glibc's malloc took about 5 % of a replay, mimalloc about half.
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// apitap: a passive API-security sensor. Rebuilds HTTP API exchanges from mirrored
 /// packets (SPAN, tap, cloud traffic mirroring) or from capture files, and writes one
 /// ECS-shaped JSON record per request/response exchange. It never sends a packet.

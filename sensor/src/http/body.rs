@@ -254,8 +254,16 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpAnomaly> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::content::Coding;
+    use super::super::content::{Coding, ContentLimits};
     use super::*;
+
+    fn limits(prefix_cap: usize) -> ContentLimits {
+        ContentLimits {
+            prefix_cap,
+            max_decoded: 1 << 30,
+            whole_inflate_bytes: 16 << 10,
+        }
+    }
 
     fn read_all(
         framing: Framing,
@@ -263,7 +271,7 @@ mod tests {
         piece: usize,
     ) -> (usize, Progress, u64, Vec<u8>, AnomalySet) {
         let mut a = AnomalySet::default();
-        let mut content = Content::new(Coding::Identity, 1 << 20, 1 << 30, &mut a);
+        let mut content = Content::new(Coding::Identity, limits(1 << 20), &mut a);
         let mut r = BodyReader::new(framing, 64);
         let mut used = 0;
         let mut progress = Progress::NeedMore;
@@ -335,7 +343,7 @@ mod tests {
     #[test]
     fn gap_inside_length_body_is_absorbed() {
         let mut a = AnomalySet::default();
-        let mut content = Content::new(Coding::Identity, 0, 1 << 30, &mut a);
+        let mut content = Content::new(Coding::Identity, limits(0), &mut a);
         let mut r = BodyReader::new(Framing::Length(10), 64);
         assert_eq!(r.feed(b"abc", &mut content, &mut a).1, Progress::NeedMore);
         assert_eq!(r.gap(4, &mut content, &mut a), Progress::NeedMore);

@@ -11,7 +11,7 @@
 use super::anomaly::{AnomalySet, HttpAnomaly};
 use super::body::{BodyReader, Framing, Progress};
 use super::config::HttpConfig;
-use super::content::{BodyStats, Coding, Content};
+use super::content::{BodyStats, Coding, Content, Inflated};
 use super::head::{self, Head, HeadEnd};
 use crate::flow::Direction;
 use std::collections::VecDeque;
@@ -69,6 +69,20 @@ pub struct HttpStats {
     pub held_bytes_dropped: u64,
     /// Bytes after a protocol switch or on directions that are not HTTP (not parsed).
     pub unparsed_bytes: u64,
+    /// Compressed bodies decoded in one call (held up to `whole_inflate_bytes`).
+    pub bodies_inflated_whole: u64,
+    /// Compressed bodies decoded piece by piece (larger, or not decodable whole).
+    pub bodies_inflated_streamed: u64,
+}
+
+impl HttpStats {
+    fn count_inflated(&mut self, how: Inflated) {
+        match how {
+            Inflated::Whole => self.bodies_inflated_whole += 1,
+            Inflated::Streamed => self.bodies_inflated_streamed += 1,
+            Inflated::No => {}
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -155,6 +169,14 @@ struct Side {
 }
 
 impl Side {
+    /// Heap bytes of the body being read (its prefix and held compressed bytes).
+    fn body_memory_bytes(&self) -> usize {
+        match &self.state {
+            SideState::Body(b) => b.content.memory_bytes(),
+            _ => 0,
+        }
+    }
+
     fn new() -> Side {
         Side {
             state: SideState::Head,
@@ -379,6 +401,8 @@ impl HttpConnection {
         self.req.buf.capacity()
             + self.resp.buf.capacity()
             + self.req.held.capacity()
+            + self.req.body_memory_bytes()
+            + self.resp.body_memory_bytes()
             + self.txns.len() * std::mem::size_of::<Txn>()
             + self
                 .txns
@@ -554,12 +578,7 @@ impl HttpConnection {
             return;
         }
         let mut content_anoms = AnomalySet::default();
-        let content = Content::new(
-            coding,
-            self.cfg.body_capture_bytes,
-            self.cfg.max_decompressed_bytes,
-            &mut content_anoms,
-        );
+        let content = Content::new(coding, self.cfg.content_limits(), &mut content_anoms);
         if let Some(t) = self.txns.back_mut() {
             t.anomalies.union(content_anoms);
         }
@@ -585,6 +604,7 @@ impl HttpConnection {
         let mut anomalies = AnomalySet::default();
         let wire = b.reader.wire_bytes();
         let stats = b.content.finish(&mut anomalies);
+        out.stats.count_inflated(stats.inflated);
         let mut switch = false;
         if let Some(t) = self.txns.back_mut() {
             t.anomalies.union(anomalies);
@@ -752,11 +772,7 @@ impl HttpConnection {
         self.resp.resync_scanned = 0;
         let status = h.status();
         let start_ts = self.resp.start_ts;
-        let (capture, limit, max_line) = (
-            self.cfg.body_capture_bytes,
-            self.cfg.max_decompressed_bytes,
-            self.cfg.max_chunk_line_bytes,
-        );
+        let (limits, max_line) = (self.cfg.content_limits(), self.cfg.max_chunk_line_bytes);
         let txn = self.cursor_txn(out);
         txn.anomalies.union(anomalies);
         if (100..200).contains(&status) && status != 101 {
@@ -790,7 +806,7 @@ impl HttpConnection {
             body: BodyStats::default(),
         });
         let mut content_anoms = AnomalySet::default();
-        let content = Content::new(coding, capture, limit, &mut content_anoms);
+        let content = Content::new(coding, limits, &mut content_anoms);
         txn.anomalies.union(content_anoms);
         let mut content = content;
         if let Framing::Length(n) = framing {
@@ -816,12 +832,7 @@ impl HttpConnection {
             body: BodyStats::default(),
         });
         let mut a = AnomalySet::default();
-        let content = Content::new(
-            Coding::Identity,
-            self.cfg.body_capture_bytes,
-            self.cfg.max_decompressed_bytes,
-            &mut a,
-        );
+        let content = Content::new(Coding::Identity, self.cfg.content_limits(), &mut a);
         let reader = BodyReader::new(Framing::UntilClose, self.cfg.max_chunk_line_bytes);
         self.resp.state = SideState::Body(Box::new(BodyInProgress { reader, content }));
     }
@@ -835,6 +846,7 @@ impl HttpConnection {
         let mut anomalies = AnomalySet::default();
         let wire = b.reader.wire_bytes();
         let stats = b.content.finish(&mut anomalies);
+        out.stats.count_inflated(stats.inflated);
         let Some(t) = self.txns.get_mut(self.resp_cursor) else {
             return;
         };

@@ -1,5 +1,14 @@
 //! Message content after framing: counts body bytes, decodes gzip/deflate under the bomb
 //! limit, and keeps a bounded prefix of the decoded body for the analyzers.
+//!
+//! A compressed body is decoded one of two ways, with the same figures either way:
+//! - **whole**: a body of at most `whole_inflate_bytes` compressed bytes (API answers
+//!   mostly are) is held until it ends and decoded in one libdeflate call, which is about a
+//!   third faster than streaming for bodies of a few KiB (its Huffman tables are built
+//!   faster and it keeps no window);
+//! - **streamed**: larger bodies, and any held body libdeflate does not take whole (corrupt,
+//!   truncated, cut by a gap, over the output room), go through zlib-rs piece by piece, so
+//!   what was decodable before the damage still counts.
 
 use super::anomaly::{AnomalySet, HttpAnomaly};
 use flate2::{Decompress, FlushDecompress, Status};
@@ -14,6 +23,31 @@ pub struct BodyStats {
     pub decoded_bytes: u64,
     /// The first `body_capture_bytes` of the decoded body.
     pub prefix: Vec<u8>,
+    /// How a compressed body was decoded (for the counters).
+    pub inflated: Inflated,
+}
+
+/// How a body's content coding was undone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Inflated {
+    /// Not compressed (or an unsupported coding, counted as-is).
+    #[default]
+    No,
+    /// Held and decoded in one call.
+    Whole,
+    /// Decoded piece by piece.
+    Streamed,
+}
+
+/// The limits one body is decoded under (from [`super::HttpConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ContentLimits {
+    /// Decoded bytes kept as the prefix.
+    pub prefix_cap: usize,
+    /// Decoded bytes after which decoding stops (the bomb limit).
+    pub max_decoded: u64,
+    /// Compressed bodies up to this size are held and decoded whole (0: always stream).
+    pub whole_inflate_bytes: usize,
 }
 
 /// Receives decoded bytes: counts them, keeps the prefix, enforces the limit.
@@ -34,7 +68,13 @@ impl Collector {
         }
         self.decoded += n as u64;
         if self.prefix.len() < self.prefix_cap {
-            let keep = (self.prefix_cap - self.prefix.len()).min(n);
+            let room = self.prefix_cap - self.prefix.len();
+            let keep = room.min(n);
+            if self.prefix.capacity() - self.prefix.len() < keep {
+                // Double, but never past the cap (the prefix's capacity stays within it).
+                self.prefix
+                    .reserve_exact(keep.max(self.prefix.len()).min(room));
+            }
             self.prefix.extend_from_slice(&buf[..keep]);
         }
     }
@@ -107,9 +147,76 @@ const INFLATE_CHUNK: usize = 32 * 1024;
 /// Spare prefix capacity below which the prefix is grown before inflating into it.
 const MIN_SPARE: usize = 4 * 1024;
 
+/// Most decoded bytes one whole decode may produce; a body that inflates to more is
+/// streamed instead (a bound on the per-thread output buffer, not on what is counted).
+const WHOLE_OUTPUT_MAX: usize = 1 << 20;
+
 thread_local! {
     static POOL: RefCell<Vec<(InflateKind, Decompress)>> = const { RefCell::new(Vec::new()) };
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// libdeflate's decompressor and the output buffer of whole decodes (grown on demand
+    /// up to [`WHOLE_OUTPUT_MAX`]).
+    static WHOLE: RefCell<Option<(libdeflater::Decompressor, Vec<u8>)>> = const { RefCell::new(None) };
+}
+
+/// Which inflater the first bytes of a `deflate` body need: zlib-wrapped (RFC 1950 header
+/// check) or raw deflate (what some servers send instead).
+fn deflate_kind(head: &[u8]) -> InflateKind {
+    let zlib = head.len() >= 2
+        && (head[0] & 0x0f) == 8
+        && u16::from_be_bytes([head[0], head[1]]).is_multiple_of(31);
+    if zlib {
+        InflateKind::Zlib
+    } else {
+        InflateKind::Raw
+    }
+}
+
+/// Decodes a complete held body in one libdeflate call into `c`; false (with `c`
+/// untouched) when libdeflate cannot take it whole: not a complete valid stream, or more
+/// output than the room under the limit and [`WHOLE_OUTPUT_MAX`].
+fn inflate_whole(coding: Coding, held: &[u8], c: &mut Collector) -> bool {
+    let (kind, stream) = match coding {
+        Coding::Gzip => match gzip_header_len(held) {
+            Ok(Some(n)) => (InflateKind::Raw, &held[n..]),
+            _ => return false,
+        },
+        Coding::Deflate if held.len() >= 2 => (deflate_kind(held), held),
+        _ => return false,
+    };
+    if let (Coding::Gzip, Some(trailer)) = (coding, stream.len().checked_sub(4)) {
+        // ISIZE (decoded length mod 2^32): skip a decode that would not fit anyway.
+        let isize = u32::from_le_bytes([
+            stream[trailer],
+            stream[trailer + 1],
+            stream[trailer + 2],
+            stream[trailer + 3],
+        ]);
+        if isize as usize > WHOLE_OUTPUT_MAX {
+            return false;
+        }
+    }
+    let room = usize::try_from(c.limit.saturating_sub(c.decoded))
+        .unwrap_or(usize::MAX)
+        .min(WHOLE_OUTPUT_MAX);
+    WHOLE.with(|w| {
+        let mut w = w.borrow_mut();
+        let (dec, out) = w.get_or_insert_with(|| (libdeflater::Decompressor::new(), Vec::new()));
+        if out.len() < room {
+            out.resize(room, 0);
+        }
+        let result = match kind {
+            InflateKind::Raw => dec.deflate_decompress(stream, &mut out[..room]),
+            InflateKind::Zlib => dec.zlib_decompress(stream, &mut out[..room]),
+        };
+        match result {
+            Ok(n) => {
+                c.take(&out[..n]);
+                true
+            }
+            Err(_) => false,
+        }
+    })
 }
 
 fn take_inflater(kind: InflateKind) -> Decompress {
@@ -197,6 +304,10 @@ impl Inflater {
 
 enum Mode {
     Identity,
+    /// A compressed body held whole (up to `whole_inflate_bytes`), decoded when it ends.
+    Held(Coding, Vec<u8>),
+    /// Decoded whole.
+    Whole,
     Inflate(Inflater),
     /// Deflate whose first two bytes have not arrived yet (zlib-wrapped or raw is decided
     /// on them).
@@ -240,37 +351,74 @@ pub struct Content {
     bytes: u64,
     mode: Mode,
     c: Collector,
+    whole_max: usize,
+    /// Some bytes went through the streaming inflater.
+    streamed: bool,
+}
+
+/// The streaming decoder's start state for a compressed coding.
+fn streaming_start(coding: Coding) -> Mode {
+    match coding {
+        Coding::Gzip => Mode::GzipHeader(Vec::new()),
+        Coding::Deflate => Mode::DeflatePending(Vec::new()),
+        Coding::Identity | Coding::Other => Mode::Identity,
+    }
 }
 
 impl Content {
-    pub fn new(
-        coding: Coding,
-        prefix_cap: usize,
-        limit: u64,
-        anomalies: &mut AnomalySet,
-    ) -> Content {
+    pub fn new(coding: Coding, limits: ContentLimits, anomalies: &mut AnomalySet) -> Content {
         let c = Collector {
             decoded: 0,
             prefix: Vec::new(),
-            prefix_cap,
-            limit,
+            prefix_cap: limits.prefix_cap,
+            limit: limits.max_decoded,
             limit_hit: false,
         };
         let mode = match coding {
             Coding::Identity => Mode::Identity,
-            Coding::Gzip => Mode::GzipHeader(Vec::new()),
-            Coding::Deflate => Mode::DeflatePending(Vec::new()),
+            Coding::Gzip | Coding::Deflate if limits.whole_inflate_bytes > 0 => {
+                Mode::Held(coding, Vec::new())
+            }
+            Coding::Gzip | Coding::Deflate => streaming_start(coding),
             Coding::Other => {
                 anomalies.insert(HttpAnomaly::UnsupportedContentEncoding);
                 Mode::Identity
             }
         };
-        Content { bytes: 0, mode, c }
+        Content {
+            bytes: 0,
+            mode,
+            c,
+            whole_max: limits.whole_inflate_bytes,
+            streamed: false,
+        }
+    }
+
+    /// Heap bytes this body holds (prefix and held compressed bytes).
+    pub fn memory_bytes(&self) -> usize {
+        let held = match &self.mode {
+            Mode::Held(_, h) | Mode::GzipHeader(h) | Mode::DeflatePending(h) => h.capacity(),
+            _ => 0,
+        };
+        self.c.prefix.capacity() + held
+    }
+
+    /// Gives up holding: the held bytes go through the streaming inflater.
+    fn stream_held(&mut self, anomalies: &mut AnomalySet) {
+        if let Mode::Held(coding, held) = &mut self.mode {
+            let (coding, held) = (*coding, std::mem::take(held));
+            self.mode = streaming_start(coding);
+            self.feed_streaming(&held, anomalies);
+        }
     }
 
     /// Sizes the prefix buffer for a body of about `wire_len` bytes, so it is not grown
     /// (and copied) piece by piece. Compressed bodies are assumed to expand about 4×.
     pub fn reserve_for(&mut self, wire_len: u64) {
+        if let Mode::Held(_, held) = &mut self.mode {
+            let want = usize::try_from(wire_len).map_or(0, |n| n.min(self.whole_max));
+            held.reserve_exact(want);
+        }
         let factor = if matches!(self.mode, Mode::Identity) {
             1
         } else {
@@ -286,12 +434,27 @@ impl Content {
     /// De-chunked body bytes.
     pub fn feed(&mut self, data: &[u8], anomalies: &mut AnomalySet) {
         self.bytes += data.len() as u64;
+        if let Mode::Held(_, held) = &mut self.mode {
+            if held.len() + data.len() <= self.whole_max {
+                held.extend_from_slice(data);
+                return;
+            }
+            self.stream_held(anomalies);
+        }
+        self.feed_streaming(data, anomalies);
+    }
+
+    fn feed_streaming(&mut self, data: &[u8], anomalies: &mut AnomalySet) {
+        if !matches!(self.mode, Mode::Identity | Mode::Stopped) {
+            self.streamed = true;
+        }
         let ok = match &mut self.mode {
             Mode::Identity => {
                 self.c.take(data);
                 true
             }
-            Mode::Stopped => true,
+            // (Held never reaches here: `feed` and `stream_held` release it first.)
+            Mode::Stopped | Mode::Whole | Mode::Held(..) => true,
             Mode::Inflate(inf) => inf.feed(data, &mut self.c).is_ok(),
             Mode::GzipHeader(head) => {
                 let have = head.len();
@@ -319,13 +482,7 @@ impl Content {
                     true
                 } else {
                     let head = std::mem::take(head);
-                    let zlib =
-                        (head[0] & 0x0f) == 8 && u16::from_be_bytes([head[0], head[1]]) % 31 == 0;
-                    let kind = if zlib {
-                        InflateKind::Zlib
-                    } else {
-                        InflateKind::Raw
-                    };
+                    let kind = deflate_kind(&head);
                     let mut inf = Inflater {
                         kind,
                         d: take_inflater(kind),
@@ -344,6 +501,7 @@ impl Content {
 
     /// Bytes of the body were lost in a TCP gap: counted on the wire, decoding stops.
     pub fn gap(&mut self, len: u64, anomalies: &mut AnomalySet) {
+        self.stream_held(anomalies);
         self.bytes += len;
         anomalies.insert(HttpAnomaly::ContentGap);
         if let Mode::Identity = self.mode {
@@ -367,6 +525,20 @@ impl Content {
     /// The body ended: return the figures (a compressed stream that did not end is an
     /// anomaly; what it decoded so far counts).
     pub fn finish(mut self, anomalies: &mut AnomalySet) -> BodyStats {
+        if let Mode::Held(coding, held) = &self.mode {
+            if held.is_empty() {
+                self.mode = Mode::Stopped;
+            } else if inflate_whole(*coding, held, &mut self.c) {
+                self.mode = Mode::Whole;
+            } else {
+                self.stream_held(anomalies);
+            }
+        }
+        let inflated = match self.mode {
+            Mode::Whole => Inflated::Whole,
+            _ if self.streamed => Inflated::Streamed,
+            _ => Inflated::No,
+        };
         match std::mem::replace(&mut self.mode, Mode::Stopped) {
             Mode::Inflate(inf) => {
                 if !inf.ended {
@@ -386,7 +558,8 @@ impl Content {
                     anomalies.insert(HttpAnomaly::DecompressionError);
                 }
             }
-            Mode::Identity | Mode::Stopped => {}
+            // (Held was decoded or streamed above.)
+            Mode::Identity | Mode::Stopped | Mode::Whole | Mode::Held(..) => {}
         }
         if self.c.limit_hit {
             anomalies.insert(HttpAnomaly::DecompressionLimit);
@@ -395,6 +568,7 @@ impl Content {
             bytes: self.bytes,
             decoded_bytes: self.c.decoded,
             prefix: std::mem::take(&mut self.c.prefix),
+            inflated,
         }
     }
 }
@@ -406,6 +580,30 @@ mod tests {
     use flate2::Compression;
     use std::io::Write as _;
 
+    /// One body through a [`Content`] that holds bodies up to `whole` bytes (0: streams).
+    fn run_with(
+        coding: Coding,
+        body: &[u8],
+        cap: usize,
+        limit: u64,
+        piece: usize,
+        whole: usize,
+    ) -> (BodyStats, AnomalySet) {
+        let mut a = AnomalySet::default();
+        let limits = ContentLimits {
+            prefix_cap: cap,
+            max_decoded: limit,
+            whole_inflate_bytes: whole,
+        };
+        let mut c = Content::new(coding, limits, &mut a);
+        for p in body.chunks(piece.max(1)) {
+            c.feed(p, &mut a);
+        }
+        (c.finish(&mut a), a)
+    }
+
+    /// The body decoded whole (held up to 16 MiB) and streamed: the figures, the prefix and
+    /// the anomalies must be the same both ways; returns the whole-decode result.
     fn run(
         coding: Coding,
         body: &[u8],
@@ -413,12 +611,20 @@ mod tests {
         limit: u64,
         piece: usize,
     ) -> (BodyStats, AnomalySet) {
-        let mut a = AnomalySet::default();
-        let mut c = Content::new(coding, cap, limit, &mut a);
-        for p in body.chunks(piece.max(1)) {
-            c.feed(p, &mut a);
-        }
-        (c.finish(&mut a), a)
+        let (streamed, a_streamed) = run_with(coding, body, cap, limit, piece, 0);
+        let (whole, a_whole) = run_with(coding, body, cap, limit, piece, 16 << 20);
+        assert_eq!(
+            (whole.bytes, whole.decoded_bytes, &whole.prefix, &a_whole),
+            (
+                streamed.bytes,
+                streamed.decoded_bytes,
+                &streamed.prefix,
+                &a_streamed
+            ),
+            "{coding:?}: whole and streamed decoding differ"
+        );
+        assert_ne!(streamed.inflated, Inflated::Whole);
+        (whole, a_whole)
     }
 
     fn plain() -> Vec<u8> {
@@ -523,6 +729,86 @@ mod tests {
             assert_eq!(s.prefix.len(), cap.min(1 << 20), "cap {cap}");
             assert!(a.contains(HttpAnomaly::DecompressionLimit));
         }
+    }
+
+    #[test]
+    fn small_bodies_are_decoded_whole_and_large_or_broken_ones_streamed() {
+        let p = plain();
+        let gz = |data: &[u8]| {
+            let mut e = GzEncoder::new(Vec::new(), Compression::default());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        let mut zl = ZlibEncoder::new(Vec::new(), Compression::default());
+        zl.write_all(&p[..3000]).unwrap();
+        let zl = zl.finish().unwrap();
+        let small = gz(&p[..3000]);
+        let large = gz(&p);
+        assert!(small.len() < 4096 && large.len() > 4096);
+        let (s, _) = run_with(Coding::Gzip, &small, 64, 1 << 30, 1460, 4096);
+        assert_eq!((s.inflated, s.decoded_bytes), (Inflated::Whole, 3000));
+        let (s, _) = run_with(Coding::Deflate, &zl, 64, 1 << 30, 1460, 4096);
+        assert_eq!((s.inflated, s.decoded_bytes), (Inflated::Whole, 3000));
+        let (s, _) = run_with(Coding::Gzip, &large, 64, 1 << 30, 1460, 4096);
+        assert_eq!(
+            (s.inflated, s.decoded_bytes),
+            (Inflated::Streamed, p.len() as u64)
+        );
+        // Cut short, or a corrupted checksum: streamed, so what decoded before still counts.
+        let (s, a) = run(Coding::Gzip, &small[..small.len() / 2], 64, 1 << 30, 1460);
+        assert_eq!(s.inflated, Inflated::Streamed);
+        assert!(s.decoded_bytes > 0 && a.contains(HttpAnomaly::DecompressionError));
+        let mut bad_adler = zl.clone();
+        *bad_adler.last_mut().unwrap() ^= 1;
+        let (s, a) = run(Coding::Deflate, &bad_adler, 64, 1 << 30, 1460);
+        assert_eq!(s.inflated, Inflated::Streamed);
+        assert!(a.contains(HttpAnomaly::DecompressionError));
+        // Identity bodies are not inflated at all.
+        let (s, _) = run(Coding::Identity, &p[..10], 64, 1 << 30, 3);
+        assert_eq!(s.inflated, Inflated::No);
+    }
+
+    #[test]
+    fn a_gap_in_a_held_body_decodes_what_came_before_it() {
+        let p = plain();
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(&p).unwrap();
+        let gz = e.finish().unwrap();
+        let figures = |whole: usize| {
+            let mut a = AnomalySet::default();
+            let limits = ContentLimits {
+                prefix_cap: 100,
+                max_decoded: 1 << 30,
+                whole_inflate_bytes: whole,
+            };
+            let mut c = Content::new(Coding::Gzip, limits, &mut a);
+            c.feed(&gz[..gz.len() / 2], &mut a);
+            c.gap(100, &mut a);
+            c.feed(&gz[gz.len() / 2 + 100..], &mut a);
+            let s = c.finish(&mut a);
+            (s.bytes, s.decoded_bytes, s.prefix, s.inflated, a)
+        };
+        // An identity body counts the lost bytes as decoded and is not a decoding error.
+        let mut a = AnomalySet::default();
+        let mut c = Content::new(
+            Coding::Identity,
+            ContentLimits {
+                prefix_cap: 100,
+                max_decoded: 1 << 30,
+                whole_inflate_bytes: 1 << 20,
+            },
+            &mut a,
+        );
+        c.feed(b"abc", &mut a);
+        c.gap(7, &mut a);
+        let s = c.finish(&mut a);
+        assert_eq!((s.bytes, s.decoded_bytes), (10, 10));
+        assert!(!a.contains(HttpAnomaly::DecompressionError));
+        let (held, streamed) = (figures(1 << 20), figures(0));
+        assert_eq!(held, streamed);
+        assert!(held.1 > 0 && held.1 < p.len() as u64);
+        assert_eq!(held.3, Inflated::Streamed);
+        assert!(held.4.contains(HttpAnomaly::ContentGap));
     }
 
     #[test]
