@@ -729,6 +729,27 @@ const SKIP_HEADERS: &[&[u8]] = &[
     b"tracestate",
 ];
 
+/// Common request headers that are inspected, in lowercase: a name sent as `User-Agent`
+/// borrows its parameter name from here instead of lowering it into a new string.
+const INSPECTED_HEADERS: &[&str] = &[
+    "host",
+    "user-agent",
+    "accept",
+    "accept-language",
+    "referer",
+    "origin",
+    "x-forwarded-for",
+    "x-real-ip",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-api-key",
+    "x-api-version",
+    "cache-control",
+    "pragma",
+    "dnt",
+    "x-requested-with",
+];
+
 fn header_params<'a>(req: &RequestParts<'a>, sink: &mut Sink<'a, '_>) {
     for &(name, value) in &req.headers {
         if SKIP_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
@@ -751,7 +772,13 @@ fn header_params<'a>(req: &RequestParts<'a>, sink: &mut Sink<'a, '_>) {
         }
         let name = match std::str::from_utf8(name) {
             Ok(n) if !n.bytes().any(|c| c.is_ascii_uppercase()) => Cow::Borrowed(n),
-            _ => Cow::Owned(lossy(name).to_ascii_lowercase()),
+            _ => match INSPECTED_HEADERS
+                .iter()
+                .find(|k| k.as_bytes().eq_ignore_ascii_case(name))
+            {
+                Some(k) => Cow::Borrowed(*k),
+                None => Cow::Owned(lossy(name).to_ascii_lowercase()),
+            },
         };
         sink.push(Place::Header, name, Cow::Borrowed(value));
     }
@@ -809,6 +836,40 @@ mod tests {
         assert!(n.contains(&(Place::Header, "user-agent".into(), "curl/8".into())));
         assert!(n.contains(&(Place::Cookie, "theme".into(), "dark".into())));
         assert!(!n.iter().any(|p| p.1 == "content-length"));
+    }
+
+    #[test]
+    fn header_names_are_lowercase_however_they_are_sent() {
+        let r = req(
+            b"/",
+            vec![
+                (b"USER-agent", b"a"),
+                (b"X-Custom-Thing", b"b"),
+                (b"referer", b"c"),
+                (b"X-Forwarded-For", b"d"),
+            ],
+            b"",
+        );
+        let e = extract(&r, &ExtractLimits::default());
+        let headers: Vec<(&str, bool)> = e
+            .params
+            .iter()
+            .filter(|p| p.place == Place::Header)
+            .map(|p| (p.name.as_ref(), matches!(p.name, Cow::Borrowed(_))))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("user-agent", true),
+                ("x-custom-thing", false),
+                ("referer", true),
+                ("x-forwarded-for", true)
+            ]
+        );
+        assert!(INSPECTED_HEADERS
+            .iter()
+            .all(|h| !SKIP_HEADERS.iter().any(|s| s == &h.as_bytes())
+                && !h.bytes().any(|c| c.is_ascii_uppercase())));
     }
 
     #[test]

@@ -24,6 +24,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The allocator the `apitap` binary runs the analyzer with, so the figures are its figures.
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "bench_analyzer")]
 struct Args {
