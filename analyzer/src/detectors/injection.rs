@@ -4,7 +4,7 @@
 //! sums attempts per attacker.
 //!
 //! - **Learning**: each endpoint template (`METHOD /path/{id}`) keeps a parameter profile
-//!   (type, length, character classes) learned from requests that carried no finding, so a
+//!   (value type, length, distinct values) learned from requests that carried no finding, so a
 //!   free-text parameter is judged by a stricter bar than an id; and a response-size baseline
 //!   of its 2xx answers for the "unusually large response" success hint. Both tables are
 //!   bounded (`max_endpoint_profiles`, evictions counted).

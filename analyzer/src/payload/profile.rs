@@ -5,7 +5,7 @@
 //!
 //! Feed benign values with [`EndpointProfile::observe`]; the detector reads
 //! [`ParamProfile::learned`]. Memory is bounded: a profile is a fixed-size struct (kind
-//! counts, length statistics, a character-class mask and at most [`MAX_ENUM_VALUES`] value
+//! counts, length statistics and at most [`MAX_ENUM_VALUES`] value
 //! hashes), and an endpoint keeps at most [`ProfileLimits::max_params`] parameters (new ones
 //! beyond that are counted in `dropped_params`, not stored).
 
@@ -118,32 +118,6 @@ pub fn classify(v: &[u8]) -> ValueKind {
     ValueKind::FreeText
 }
 
-/// Character classes seen, as a bit mask (see [`char_classes`]).
-pub fn char_classes(v: &[u8]) -> u16 {
-    let mut m = 0u16;
-    for &c in v {
-        m |= match c {
-            b'a'..=b'z' => 1,
-            b'A'..=b'Z' => 1 << 1,
-            b'0'..=b'9' => 1 << 2,
-            b' ' => 1 << 3,
-            b'\'' | b'"' | b'`' => 1 << 4,
-            b'<' | b'>' => 1 << 5,
-            b'(' | b')' => 1 << 6,
-            b';' | b'|' | b'&' => 1 << 7,
-            b'$' | b'{' | b'}' => 1 << 8,
-            b'/' | b'\\' => 1 << 9,
-            b'%' => 1 << 10,
-            b'=' => 1 << 11,
-            b'-' | b'_' | b'.' | b',' | b':' | b'@' => 1 << 12,
-            0x80..=0xff => 1 << 13,
-            0..=0x1f | 0x7f => 1 << 14,
-            _ => 1 << 15,
-        };
-    }
-    m
-}
-
 /// Bounds on learning.
 #[derive(Debug, Clone, Copy)]
 pub struct ProfileLimits {
@@ -170,8 +144,6 @@ pub struct ParamProfile {
     pub min_len: u32,
     pub max_len: u32,
     sum_len: u64,
-    /// Union of the character classes seen.
-    pub classes: u16,
     enum_hashes: [u64; MAX_ENUM_VALUES],
     enum_len: u8,
     enum_overflow: bool,
@@ -195,7 +167,6 @@ impl ParamProfile {
         self.sum_len = self.sum_len.saturating_add(u64::from(len));
         let k = classify(v).index();
         self.kinds[k] = self.kinds[k].saturating_add(1);
-        self.classes |= char_classes(v);
         if !self.enum_overflow {
             let h = fnv(v);
             let n = usize::from(self.enum_len);
