@@ -184,15 +184,9 @@ fn inflate_whole(coding: Coding, held: &[u8], c: &mut Collector) -> bool {
         Coding::Deflate if held.len() >= 2 => (deflate_kind(held), held),
         _ => return false,
     };
-    if let (Coding::Gzip, Some(trailer)) = (coding, stream.len().checked_sub(4)) {
+    if let (Coding::Gzip, Some(isize)) = (coding, stream.last_chunk::<4>()) {
         // ISIZE (decoded length mod 2^32): skip a decode that would not fit anyway.
-        let isize = u32::from_le_bytes([
-            stream[trailer],
-            stream[trailer + 1],
-            stream[trailer + 2],
-            stream[trailer + 3],
-        ]);
-        if isize as usize > WHOLE_OUTPUT_MAX {
+        if u32::from_le_bytes(*isize) as usize > WHOLE_OUTPUT_MAX {
             return false;
         }
     }
@@ -580,6 +574,14 @@ mod tests {
     use flate2::Compression;
     use std::io::Write as _;
 
+    fn limits(prefix_cap: usize, max_decoded: u64, whole_inflate_bytes: usize) -> ContentLimits {
+        ContentLimits {
+            prefix_cap,
+            max_decoded,
+            whole_inflate_bytes,
+        }
+    }
+
     /// One body through a [`Content`] that holds bodies up to `whole` bytes (0: streams).
     fn run_with(
         coding: Coding,
@@ -590,12 +592,7 @@ mod tests {
         whole: usize,
     ) -> (BodyStats, AnomalySet) {
         let mut a = AnomalySet::default();
-        let limits = ContentLimits {
-            prefix_cap: cap,
-            max_decoded: limit,
-            whole_inflate_bytes: whole,
-        };
-        let mut c = Content::new(coding, limits, &mut a);
+        let mut c = Content::new(coding, limits(cap, limit, whole), &mut a);
         for p in body.chunks(piece.max(1)) {
             c.feed(p, &mut a);
         }
@@ -627,6 +624,24 @@ mod tests {
         (whole, a_whole)
     }
 
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn raw_deflate(data: &[u8]) -> Vec<u8> {
+        let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
     fn plain() -> Vec<u8> {
         (0..20_000u32)
             .flat_map(|i| format!("{{\"id\":{i}}},").into_bytes())
@@ -644,15 +659,7 @@ mod tests {
     #[test]
     fn gzip_zlib_and_raw_deflate_decode_in_pieces() {
         let p = plain();
-        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-        gz.write_all(&p).unwrap();
-        let gz = gz.finish().unwrap();
-        let mut zl = ZlibEncoder::new(Vec::new(), Compression::default());
-        zl.write_all(&p).unwrap();
-        let zl = zl.finish().unwrap();
-        let mut raw = DeflateEncoder::new(Vec::new(), Compression::default());
-        raw.write_all(&p).unwrap();
-        let raw = raw.finish().unwrap();
+        let (gz, zl, raw) = (gzip(&p), zlib(&p), raw_deflate(&p));
         for (coding, data) in [
             (Coding::Gzip, &gz),
             (Coding::Deflate, &zl),
@@ -671,9 +678,7 @@ mod tests {
     #[test]
     fn inflated_prefix_is_exactly_the_first_cap_bytes_for_any_cap() {
         let p = plain();
-        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-        gz.write_all(&p).unwrap();
-        let gz = gz.finish().unwrap();
+        let gz = gzip(&p);
         // Caps below, at and above one inflate chunk, and above the whole body.
         for cap in [1, 4095, 4096, 32 * 1024, 100_000, p.len() + 10] {
             for piece in [1460, 1 << 20] {
@@ -693,9 +698,7 @@ mod tests {
     #[test]
     fn pooled_inflaters_are_clean_after_broken_and_finished_streams() {
         let p = plain();
-        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-        gz.write_all(&p).unwrap();
-        let gz = gz.finish().unwrap();
+        let gz = gzip(&p);
         for round in 0..4 {
             // a stream cut in the middle, then a corrupt one, then a whole one: the whole one
             // must decode exactly whatever the pooled inflater went through before.
@@ -734,16 +737,9 @@ mod tests {
     #[test]
     fn small_bodies_are_decoded_whole_and_large_or_broken_ones_streamed() {
         let p = plain();
-        let gz = |data: &[u8]| {
-            let mut e = GzEncoder::new(Vec::new(), Compression::default());
-            e.write_all(data).unwrap();
-            e.finish().unwrap()
-        };
-        let mut zl = ZlibEncoder::new(Vec::new(), Compression::default());
-        zl.write_all(&p[..3000]).unwrap();
-        let zl = zl.finish().unwrap();
-        let small = gz(&p[..3000]);
-        let large = gz(&p);
+        let zl = zlib(&p[..3000]);
+        let small = gzip(&p[..3000]);
+        let large = gzip(&p);
         assert!(small.len() < 4096 && large.len() > 4096);
         let (s, _) = run_with(Coding::Gzip, &small, 64, 1 << 30, 1460, 4096);
         assert_eq!((s.inflated, s.decoded_bytes), (Inflated::Whole, 3000));
@@ -771,17 +767,10 @@ mod tests {
     #[test]
     fn a_gap_in_a_held_body_decodes_what_came_before_it() {
         let p = plain();
-        let mut e = GzEncoder::new(Vec::new(), Compression::default());
-        e.write_all(&p).unwrap();
-        let gz = e.finish().unwrap();
+        let gz = gzip(&p);
         let figures = |whole: usize| {
             let mut a = AnomalySet::default();
-            let limits = ContentLimits {
-                prefix_cap: 100,
-                max_decoded: 1 << 30,
-                whole_inflate_bytes: whole,
-            };
-            let mut c = Content::new(Coding::Gzip, limits, &mut a);
+            let mut c = Content::new(Coding::Gzip, limits(100, 1 << 30, whole), &mut a);
             c.feed(&gz[..gz.len() / 2], &mut a);
             c.gap(100, &mut a);
             c.feed(&gz[gz.len() / 2 + 100..], &mut a);
@@ -790,15 +779,7 @@ mod tests {
         };
         // An identity body counts the lost bytes as decoded and is not a decoding error.
         let mut a = AnomalySet::default();
-        let mut c = Content::new(
-            Coding::Identity,
-            ContentLimits {
-                prefix_cap: 100,
-                max_decoded: 1 << 30,
-                whole_inflate_bytes: 1 << 20,
-            },
-            &mut a,
-        );
+        let mut c = Content::new(Coding::Identity, limits(100, 1 << 30, 1 << 20), &mut a);
         c.feed(b"abc", &mut a);
         c.gap(7, &mut a);
         let s = c.finish(&mut a);
