@@ -181,14 +181,17 @@ impl HourlyRate {
 
     /// Folds the counted minute and the empty ones up to `m` into the averages.
     fn close_minutes(&mut self, m: u32) {
+        // Nothing learned yet: the first minute folded sets the averages instead of moving
+        // them (checked once here, not once per minute of a long gap).
+        let mut fresh = self.minutes_by_hour.iter().all(|&m| m == 0);
         if self.started {
-            self.fold(self.minute, self.count);
+            self.fold(self.minute, self.count, &mut fresh);
         }
         self.started = true;
         let gap = m - self.minute - 1;
         // Empty minutes: at most one day of them one by one, a longer gap as a whole.
         for i in 0..gap.min(24 * 60) {
-            self.fold(self.minute + i + 1, 0.0);
+            self.fold(self.minute + i + 1, 0.0, &mut fresh);
         }
         if gap > 24 * 60 {
             let per_bucket = ((gap - 24 * 60) / 24).min(i32::MAX as u32) as i32;
@@ -201,10 +204,12 @@ impl HourlyRate {
         self.count = 0.0;
     }
 
-    fn fold(&mut self, minute: u32, count: f32) {
+    /// Folds one minute's count in; `fresh` is true until the first minute is learned.
+    fn fold(&mut self, minute: u32, count: f32, fresh: &mut bool) {
         let h = hour_of(minute);
-        if self.minutes_by_hour.iter().all(|&m| m == 0) {
+        if *fresh {
             self.overall = count;
+            *fresh = false;
         } else {
             self.overall += ALPHA_ALL * (count - self.overall);
         }

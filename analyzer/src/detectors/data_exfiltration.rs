@@ -53,19 +53,20 @@ impl DataExfiltration {
         if let Some(c) = self.bulk(o, f, seen) {
             return Some(c);
         }
-        let ip: Arc<str> = o.ip.to_string().into();
-        if let Some(c) = self.volume(o, "ip", &ip, ip_base, seen) {
+        // The address is spelled out only for an alert (most records raise none).
+        if let Some(c) = self.volume(o, "ip", None, ip_base, seen) {
             return Some(c);
         }
         let (id, base) = seen.identity?;
-        self.volume(o, "identity", id, base, seen)
+        self.volume(o, "identity", Some(id), base, seen)
     }
 
+    /// The volume rule for one actor: `actor` is its name, `None` for the source address.
     fn volume(
         &self,
         o: &Observation<'_>,
         kind: &'static str,
-        actor: &Arc<str>,
+        actor: Option<&Arc<str>>,
         base: &ActorBaseline,
         seen: &Seen<'_>,
     ) -> Option<Candidate> {
@@ -89,6 +90,7 @@ impl DataExfiltration {
         if bytes < threshold {
             return None;
         }
+        let actor: Arc<str> = actor.cloned().unwrap_or_else(|| o.ip.to_string().into());
         let responses = base.volume.window_responses.value(o.ts, w).round();
         let ratio = bytes / threshold;
         let mut expected = vec![

@@ -17,7 +17,7 @@ use super::normalize::{
     NormalizeLimits, Transforms,
 };
 use super::patterns::{COMMAND_INJECTION, JNDI, PATH_TRAVERSAL, XXE};
-use super::profile::{EndpointProfile, Learned};
+use super::profile::{EndpointProfile, Learned, ValueFacts};
 use super::rules::RuleSet;
 use super::sqli::SqliEngine;
 use super::ssrf;
@@ -258,23 +258,28 @@ impl PayloadDetector {
         memo: &mut CleanValues,
     ) -> Scan {
         let ex = extract(req, &self.cfg.extract);
-        let scan = self.scan_extracted(&ex, Some(profile), counters, Some(memo));
+        let mut facts = Vec::with_capacity(ex.params.len());
+        let scan = self.scan_extracted(&ex, Some(profile), counters, Some((memo, &mut facts)));
         if scan.findings.is_empty() {
-            for p in &ex.params {
+            for (p, f) in ex.params.iter().zip(&facts) {
                 if !matches!(p.place, Place::Path | Place::Body | Place::XmlDoctype) {
-                    profile.observe(p.place, &p.name, &p.value);
+                    let f = f.unwrap_or_else(|| ValueFacts::of(&p.value));
+                    profile.observe_facts(p.place, &p.name, &f);
                 }
             }
         }
         scan
     }
 
+    /// Scans extracted parameters. With a memo, values known clean are skipped, and `facts`
+    /// gets one entry per parameter: the value's facts when the memo knew them or learned
+    /// them now, `None` when it did not (a value too long to remember, or not clean).
     fn scan_extracted(
         &self,
         ex: &super::extract::Extracted<'_>,
         profile: Option<&EndpointProfile>,
         counters: &mut PayloadCounters,
-        mut memo: Option<&mut CleanValues>,
+        mut memo: Option<(&mut CleanValues, &mut Vec<Option<ValueFacts>>)>,
     ) -> Scan {
         let mut scan = Scan {
             limits_hit: ex.limits_hit,
@@ -291,8 +296,12 @@ impl PayloadDetector {
         counters.limit_request_bytes += u64::from(ex.limits_hit.request_bytes);
         let mut cands = Vec::new();
         for p in &ex.params {
-            if memo.as_mut().is_some_and(|m| m.is_clean(p)) {
-                continue;
+            if let Some((m, facts)) = memo.as_mut() {
+                let known = m.is_clean(p);
+                facts.push(known);
+                if known.is_some() {
+                    continue;
+                }
             }
             cands.clear();
             // Whether the name says URL or host: looked up only when a gate asks.
@@ -311,8 +320,12 @@ impl PayloadDetector {
                 // A value that needed no base64 decoding is remembered clean: a repeat then
                 // skips the scan and every counter still reads as if it had run.
                 if counters.base64_decoded == base64_before {
-                    if let Some(m) = memo.as_mut() {
-                        m.remember_last();
+                    if let Some((m, facts)) = memo.as_mut() {
+                        let f = ValueFacts::of(&p.value);
+                        m.remember_last(f);
+                        if let Some(last) = facts.last_mut() {
+                            *last = Some(f);
+                        }
                     }
                 }
                 continue;

@@ -11,8 +11,12 @@
 //! `capacity` entries of at most `max_value_bytes` (name and value together) each; when full it is emptied (counted).
 //! Values whose scan decoded base64 are not remembered, so the counters stay what an
 //! unmemoised scan would count. Per worker (it is mutable), owned by the injection detector.
+//!
+//! Each entry also keeps the value's [`ValueFacts`] (shape, length, enum hash), which the
+//! endpoint profiles learn from: a repeated value is neither scanned nor classified again.
 
 use super::extract::Param;
+use super::profile::ValueFacts;
 use crate::hashing::{fixed, Fixed};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -20,7 +24,7 @@ use std::hash::BuildHasher;
 /// Bounded memo of clean (place, name, value) keys.
 #[derive(Debug)]
 pub struct CleanValues {
-    entries: HashMap<u64, Box<[u8]>, Fixed>,
+    entries: HashMap<u64, (Box<[u8]>, ValueFacts), Fixed>,
     capacity: usize,
     max_value_bytes: usize,
     /// Reused key buffer: the key [`CleanValues::is_clean`] last looked up and missed,
@@ -62,28 +66,29 @@ impl CleanValues {
         true
     }
 
-    /// Whether `p` is known clean (counted as a hit). A miss keeps `p`'s key for
-    /// [`CleanValues::remember_last`].
-    pub fn is_clean(&mut self, p: &Param<'_>) -> bool {
+    /// The facts of `p`'s value when `p` is known clean (counted as a hit). A miss keeps
+    /// `p`'s key for [`CleanValues::remember_last`].
+    pub fn is_clean(&mut self, p: &Param<'_>) -> Option<ValueFacts> {
         self.missed = None;
         if !self.build_key(p) {
-            return false;
+            return None;
         }
         let h = self.entries.hasher().hash_one(&self.key);
         let hit = self
             .entries
             .get(&h)
-            .is_some_and(|k| **k == *self.key.as_slice());
-        self.hits += u64::from(hit);
-        if !hit {
+            .filter(|(k, _)| **k == *self.key.as_slice())
+            .map(|&(_, facts)| facts);
+        self.hits += u64::from(hit.is_some());
+        if hit.is_none() {
             self.missed = Some(h);
         }
         hit
     }
 
     /// Remembers that a full scan found nothing in the parameter [`CleanValues::is_clean`]
-    /// last missed (nothing when it was too long to remember).
-    pub fn remember_last(&mut self) {
+    /// last missed, with its value's `facts` (nothing when it was too long to remember).
+    pub fn remember_last(&mut self, facts: ValueFacts) {
         let Some(h) = self.missed.take() else {
             return;
         };
@@ -91,7 +96,7 @@ impl CleanValues {
             self.entries.clear();
             self.resets += 1;
         }
-        self.entries.insert(h, self.key.as_slice().into());
+        self.entries.insert(h, (self.key.as_slice().into(), facts));
     }
 }
 
@@ -113,31 +118,35 @@ mod tests {
     fn remembers_exact_keys_within_bounds() {
         let mut m = CleanValues::new(2, 20);
         let ua = param(Place::Header, "user-agent", b"curl/8");
-        assert!(!m.is_clean(&ua));
-        m.remember_last();
-        assert!(m.is_clean(&ua));
+        assert!(m.is_clean(&ua).is_none());
+        m.remember_last(ValueFacts::of(b"curl/8"));
+        assert_eq!(m.is_clean(&ua), Some(ValueFacts::of(b"curl/8")));
         // A hit leaves nothing to remember.
-        m.remember_last();
+        m.remember_last(ValueFacts::of(b"x"));
         // Same value under another name or place is another key.
-        assert!(!m.is_clean(&param(Place::Header, "referer", b"curl/8")));
-        assert!(!m.is_clean(&param(Place::Query, "user-agent", b"curl/8")));
+        assert!(m
+            .is_clean(&param(Place::Header, "referer", b"curl/8"))
+            .is_none());
+        assert!(m
+            .is_clean(&param(Place::Query, "user-agent", b"curl/8"))
+            .is_none());
         // Too long to remember (name and value together).
         let long = param(Place::Query, "q", b"12345678901234567890");
-        assert!(!m.is_clean(&long));
-        m.remember_last();
-        assert!(!m.is_clean(&long));
+        assert!(m.is_clean(&long).is_none());
+        m.remember_last(ValueFacts::of(b"x"));
+        assert!(m.is_clean(&long).is_none());
         // Full: emptied, counted.
         m.is_clean(&param(Place::Query, "a", b"1"));
-        m.remember_last();
+        m.remember_last(ValueFacts::of(b"x"));
         m.is_clean(&param(Place::Query, "b", b"2"));
-        m.remember_last();
+        m.remember_last(ValueFacts::of(b"x"));
         assert_eq!(m.resets, 1);
-        assert!(!m.is_clean(&ua));
+        assert!(m.is_clean(&ua).is_none());
         assert_eq!(m.hits, 1);
         // Off.
         let mut off = CleanValues::new(0, 20);
-        assert!(!off.is_clean(&ua));
-        off.remember_last();
-        assert!(!off.is_clean(&ua));
+        assert!(off.is_clean(&ua).is_none());
+        off.remember_last(ValueFacts::of(b"x"));
+        assert!(off.is_clean(&ua).is_none());
     }
 }

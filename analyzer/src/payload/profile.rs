@@ -155,23 +155,49 @@ fn fnv(v: &[u8]) -> u64 {
     })
 }
 
+/// What a profile learns from one value, a pure function of the value: computed once and
+/// remembered with it (the clean-value memo keeps it, so a repeated value is not classified
+/// and hashed again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueFacts {
+    pub len: u32,
+    pub kind: ValueKind,
+    /// The value's hash for enum detection.
+    pub hash: u64,
+}
+
+impl ValueFacts {
+    pub fn of(v: &[u8]) -> ValueFacts {
+        ValueFacts {
+            len: u32::try_from(v.len()).unwrap_or(u32::MAX),
+            kind: classify(v),
+            hash: fnv(v),
+        }
+    }
+}
+
 impl ParamProfile {
     /// Learns from one benign value.
     pub fn observe(&mut self, v: &[u8]) {
-        let len = u32::try_from(v.len()).unwrap_or(u32::MAX);
+        self.observe_facts(&ValueFacts::of(v));
+    }
+
+    /// Learns from one benign value, given its facts.
+    pub fn observe_facts(&mut self, f: &ValueFacts) {
+        let len = f.len;
         if self.samples == 0 || len < self.min_len {
             self.min_len = len;
         }
         self.max_len = self.max_len.max(len);
         self.samples = self.samples.saturating_add(1);
         self.sum_len = self.sum_len.saturating_add(u64::from(len));
-        let k = classify(v).index();
+        let k = f.kind.index();
         self.kinds[k] = self.kinds[k].saturating_add(1);
         if !self.enum_overflow {
-            let h = fnv(v);
+            let h = f.hash;
             let n = usize::from(self.enum_len);
             if !self.enum_hashes[..n].contains(&h) {
-                if n < MAX_ENUM_VALUES && v.len() <= 64 {
+                if n < MAX_ENUM_VALUES && len <= 64 {
                     self.enum_hashes[n] = h;
                     self.enum_len += 1;
                 } else {
@@ -249,10 +275,15 @@ impl EndpointProfile {
 
     /// Learns one benign value of one parameter.
     pub fn observe(&mut self, place: Place, name: &str, value: &[u8]) {
+        self.observe_facts(place, name, &ValueFacts::of(value));
+    }
+
+    /// Learns one benign value of one parameter, given the value's facts.
+    pub fn observe_facts(&mut self, place: Place, name: &str, value: &ValueFacts) {
         let full = self.count >= self.limits.max_params;
         if let Some(places) = self.params.get_mut(name) {
             if let Some((_, p)) = places.iter_mut().find(|(pl, _)| *pl == place) {
-                p.observe(value);
+                p.observe_facts(value);
                 return;
             }
             if full {
@@ -260,7 +291,7 @@ impl EndpointProfile {
                 return;
             }
             let mut p = ParamProfile::default();
-            p.observe(value);
+            p.observe_facts(value);
             places.push((place, p));
             self.count += 1;
             return;
@@ -270,7 +301,7 @@ impl EndpointProfile {
             return;
         }
         let mut p = ParamProfile::default();
-        p.observe(value);
+        p.observe_facts(value);
         self.params.insert(name.to_string(), vec![(place, p)]);
         self.count += 1;
     }
