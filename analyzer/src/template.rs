@@ -152,13 +152,35 @@ fn is_date(b: &[u8]) -> bool {
 /// Placeholders that stand for one object of a collection.
 const OBJECT_PLACEHOLDERS: [&str; 3] = ["{id}", "{uuid}", "{hash}"];
 
+/// The non-empty `/`-separated segments of a path or template. Split on bytes: `/` is never
+/// part of a multi-byte UTF-8 character, so every piece is a whole `str` (and one pass with
+/// no per-segment searcher setup is what the hot path wants; records hold short paths).
+pub fn segments(path: &str) -> impl Iterator<Item = &str> + '_ {
+    let bytes = path.as_bytes();
+    let mut start = 0;
+    std::iter::from_fn(move || loop {
+        if start >= bytes.len() {
+            return None;
+        }
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(bytes.len(), |p| start + p);
+        let seg = &path[start..end];
+        start = end + 1;
+        if !seg.is_empty() {
+            return Some(seg);
+        }
+    })
+}
+
 /// The segment index of the object id in an object endpoint: the last `{id}`/`{uuid}`/`{hash}`
 /// that follows a literal segment (`/orders/{id}`). Slug positions (`{slug}`, learned from
 /// cardinality, as a path scanner's wordlist also produces) are not objects.
 pub fn object_position(template: &str) -> Option<usize> {
     let mut last = None;
     let mut previous_literal = false;
-    for (i, seg) in template.split('/').filter(|s| !s.is_empty()).enumerate() {
+    for (i, seg) in segments(template).enumerate() {
         if OBJECT_PLACEHOLDERS.contains(&seg) {
             last = previous_literal.then_some(i);
         }
@@ -271,7 +293,7 @@ impl Templater {
     /// segment has the `{value}` shape), so placeholders are unambiguous.
     fn shape_view(&self, path: &str, out: &mut String) {
         out.clear();
-        for (n, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
+        for (n, seg) in segments(path).enumerate() {
             if n >= self.config.max_segments {
                 out.push_str("/{rest}");
                 break;
@@ -283,7 +305,7 @@ impl Templater {
 
     /// Templates a shape view segment by segment, learning cardinality (the uncached path).
     fn walk(&mut self, host: &str, shape: &str, out: &mut String) {
-        for seg in shape.split('/').filter(|s| !s.is_empty()) {
+        for seg in segments(shape) {
             let parent_len = out.len();
             out.push('/');
             if seg.starts_with('{') {
@@ -337,6 +359,20 @@ impl Templater {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_are_the_non_empty_pieces_between_slashes() {
+        fn all(p: &str) -> Vec<&str> {
+            segments(p).collect()
+        }
+        assert_eq!(all("/users/42//orders/"), ["users", "42", "orders"]);
+        assert_eq!(all("é/ü"), ["é", "ü"]);
+        assert!(all("").is_empty() && all("///").is_empty());
+        for p in ["/a/b", "a", "//x//y", "/ü/{id}/", "/"] {
+            let split: Vec<_> = p.split('/').filter(|s| !s.is_empty()).collect();
+            assert_eq!(all(p), split, "{p}");
+        }
+    }
 
     #[test]
     fn shapes() {

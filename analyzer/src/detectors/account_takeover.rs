@@ -135,18 +135,30 @@ static SENSITIVE_PATH_WORDS: std::sync::LazyLock<WordSet> = std::sync::LazyLock:
     ])
 });
 
+/// JSON keys of a write body that carry account-recovery data, with their kind; the
+/// substring finders are built once (building one costs more than searching a short body).
+static BODY_KEYS: std::sync::LazyLock<[(memchr::memmem::Finder<'static>, u8); 5]> =
+    std::sync::LazyLock::new(|| {
+        [
+            ("\"email\"", CONTACT),
+            ("\"phone\"", CONTACT),
+            ("\"mobile\"", CONTACT),
+            ("\"password\"", CREDENTIALS),
+            ("\"new_password\"", CREDENTIALS),
+        ]
+        .map(|(key, kind)| (memchr::memmem::Finder::new(key), kind))
+    });
+
 /// Which kind of account-recovery data a write touches, from its path and JSON body keys.
 fn sensitive_kind(template: &str, body: &[u8]) -> u8 {
     let mut k = SENSITIVE_PATH_WORDS.tags(template.as_bytes());
     if k == 0 && !body.is_empty() {
         // A profile update carrying recovery data (`{"email": …}`).
         let b = &body[..body.len().min(4096)];
-        let key = |name: &[u8]| memchr::memmem::find(b, name).is_some();
-        if key(b"\"email\"") || key(b"\"phone\"") || key(b"\"mobile\"") {
-            k |= CONTACT;
-        }
-        if key(b"\"password\"") || key(b"\"new_password\"") {
-            k |= CREDENTIALS;
+        for (finder, kind) in BODY_KEYS.iter() {
+            if k & kind == 0 && finder.find(b).is_some() {
+                k |= kind;
+            }
         }
     }
     k
@@ -437,6 +449,13 @@ mod tests {
             0
         );
         assert_eq!(sensitive_kind("/api/v1/cart/items", b""), 0);
+        assert_eq!(
+            sensitive_kind(
+                "/api/v1/users/{id}",
+                br#"{"mobile":"1","new_password":"x"}"#
+            ),
+            CONTACT | CREDENTIALS
+        );
     }
 
     #[test]

@@ -109,7 +109,7 @@ static GOOD_BOT_UA: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(&GOOD_BOTS
 
 /// Whether a path has a segment monitors poll.
 fn is_health_path(path: &str) -> bool {
-    path.split('/')
+    crate::template::segments(path)
         .any(|seg| HEALTH_PATHS.iter().any(|h| seg.eq_ignore_ascii_case(h)))
 }
 

@@ -34,7 +34,7 @@ pub struct Enumeration {
 
 /// The raw object id: the path segment at the template's object position.
 fn object_id(path: &str, position: usize) -> Option<&str> {
-    path.split('/').filter(|s| !s.is_empty()).nth(position)
+    crate::template::segments(path).nth(position)
 }
 
 impl Enumeration {
