@@ -258,7 +258,8 @@ impl PayloadDetector {
         memo: &mut CleanValues,
     ) -> Scan {
         let ex = extract(req, &self.cfg.extract);
-        let mut facts = Vec::with_capacity(ex.params.len());
+        let mut facts = std::mem::take(&mut memo.facts);
+        facts.clear();
         let scan = self.scan_extracted(&ex, Some(profile), counters, Some((memo, &mut facts)));
         if scan.findings.is_empty() {
             for (p, f) in ex.params.iter().zip(&facts) {
@@ -268,6 +269,7 @@ impl PayloadDetector {
                 }
             }
         }
+        memo.facts = facts;
         scan
     }
 

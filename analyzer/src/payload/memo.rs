@@ -31,6 +31,8 @@ pub struct CleanValues {
     /// with its hash, for [`CleanValues::remember_last`].
     key: Vec<u8>,
     missed: Option<u64>,
+    /// Reused per request by the detector: each parameter's facts, when known.
+    pub(crate) facts: Vec<Option<ValueFacts>>,
     /// Parameters whose scan was skipped because their value was known clean.
     pub hits: u64,
     /// Times the full memo was emptied.
@@ -47,6 +49,7 @@ impl CleanValues {
             max_value_bytes,
             key: Vec::new(),
             missed: None,
+            facts: Vec::new(),
             hits: 0,
             resets: 0,
         }
