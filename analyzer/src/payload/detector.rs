@@ -258,30 +258,28 @@ impl PayloadDetector {
         memo: &mut CleanValues,
     ) -> Scan {
         let ex = extract(req, &self.cfg.extract);
-        let mut facts = std::mem::take(&mut memo.facts);
-        facts.clear();
-        let scan = self.scan_extracted(&ex, Some(profile), counters, Some((memo, &mut facts)));
+        let scan = self.scan_extracted(&ex, Some(profile), counters, Some(&mut *memo));
         if scan.findings.is_empty() {
-            for (p, f) in ex.params.iter().zip(&facts) {
+            for (p, f) in ex.params.iter().zip(&memo.facts) {
                 if !matches!(p.place, Place::Path | Place::Body | Place::XmlDoctype) {
                     let f = f.unwrap_or_else(|| ValueFacts::of(&p.value));
                     profile.observe_facts(p.place, &p.name, &f);
                 }
             }
         }
-        memo.facts = facts;
         scan
     }
 
-    /// Scans extracted parameters. With a memo, values known clean are skipped, and `facts`
-    /// gets one entry per parameter: the value's facts when the memo knew them or learned
-    /// them now, `None` when it did not (a value too long to remember, or not clean).
+    /// Scans extracted parameters. With a memo, values known clean are skipped, and the
+    /// memo's `facts` get one entry per parameter: the value's facts when the memo knew them
+    /// or learned them now, `None` when it did not (a value too long to remember, or not
+    /// clean).
     fn scan_extracted(
         &self,
         ex: &super::extract::Extracted<'_>,
         profile: Option<&EndpointProfile>,
         counters: &mut PayloadCounters,
-        mut memo: Option<(&mut CleanValues, &mut Vec<Option<ValueFacts>>)>,
+        mut memo: Option<&mut CleanValues>,
     ) -> Scan {
         let mut scan = Scan {
             limits_hit: ex.limits_hit,
@@ -289,6 +287,9 @@ impl PayloadDetector {
             bytes_examined: ex.bytes,
             ..Scan::default()
         };
+        if let Some(m) = memo.as_mut() {
+            m.facts.clear();
+        }
         counters.requests += 1;
         counters.params += ex.params.len() as u64;
         counters.bytes += ex.bytes as u64;
@@ -298,9 +299,9 @@ impl PayloadDetector {
         counters.limit_request_bytes += u64::from(ex.limits_hit.request_bytes);
         let mut cands = Vec::new();
         for p in &ex.params {
-            if let Some((m, facts)) = memo.as_mut() {
+            if let Some(m) = memo.as_mut() {
                 let known = m.is_clean(p);
-                facts.push(known);
+                m.facts.push(known);
                 if known.is_some() {
                     continue;
                 }
@@ -322,10 +323,10 @@ impl PayloadDetector {
                 // A value that needed no base64 decoding is remembered clean: a repeat then
                 // skips the scan and every counter still reads as if it had run.
                 if counters.base64_decoded == base64_before {
-                    if let Some((m, facts)) = memo.as_mut() {
+                    if let Some(m) = memo.as_mut() {
                         let f = ValueFacts::of(&p.value);
                         m.remember_last(f);
-                        if let Some(last) = facts.last_mut() {
+                        if let Some(last) = m.facts.last_mut() {
                             *last = Some(f);
                         }
                     }

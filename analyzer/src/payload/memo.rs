@@ -31,7 +31,8 @@ pub struct CleanValues {
     /// with its hash, for [`CleanValues::remember_last`].
     key: Vec<u8>,
     missed: Option<u64>,
-    /// Reused per request by the detector: each parameter's facts, when known.
+    /// The request being scanned: each parameter's facts, when the memo knew or learned
+    /// them (filled by the detector's scan, read by its profile learning; reused).
     pub(crate) facts: Vec<Option<ValueFacts>>,
     /// Parameters whose scan was skipped because their value was known clean.
     pub hits: u64,
