@@ -48,6 +48,9 @@ struct Args {
     /// carry an identity (an address and an identity: two tracked actors each).
     #[arg(long)]
     anonymous: bool,
+    /// Entries of the payload engine's clean-value memo (default: the analyzer's default).
+    #[arg(long)]
+    memo_entries: Option<usize>,
 }
 
 fn records(pcap: &PathBuf) -> anyhow::Result<Vec<RequestRecord>> {
@@ -94,6 +97,9 @@ fn main() -> anyhow::Result<()> {
     );
     let mut cfg = AnalyzerConfig::default();
     cfg.payload.enabled = !args.behaviour_only;
+    if let Some(n) = args.memo_entries {
+        cfg.payload.clean_memo_entries = n;
+    }
     let mut analyzer = Analyzer::new(cfg).map_err(anyhow::Error::msg)?;
     let mut alerts = Vec::new();
     let mut recs = recs;
@@ -126,8 +132,8 @@ fn main() -> anyhow::Result<()> {
     let st = analyzer.stats();
     println!("templates: {:?}", st.templates);
     println!(
-        "payload: {} params examined, {} skipped as known clean",
-        st.payload.params_examined, st.payload.clean_memo_hits
+        "payload: {} params examined, {} skipped as known clean, memo emptied {} times",
+        st.payload.params_examined, st.payload.clean_memo_hits, st.payload.clean_memo_resets
     );
 
     if args.actors > 0 {
