@@ -78,56 +78,111 @@ struct CachedTemplate {
     positions_full: u64,
 }
 
-/// The shape placeholder for a segment, if its shape alone says it is a parameter.
+/// Byte classes a segment's shape is read from (bits of [`SEGMENT_CLASSES`]).
+mod class {
+    pub const DIGIT: u16 = 1;
+    /// Hex digit (`0-9a-fA-F`).
+    pub const HEX: u16 = 1 << 1;
+    pub const LETTER: u16 = 1 << 2;
+    /// What a long opaque token is made of: letters, digits, `-_=+.`.
+    pub const TOKEN: u16 = 1 << 3;
+    /// What a prefixed numeric id is made of: letters, digits, `.`.
+    pub const ID: u16 = 1 << 4;
+    /// What a route literal is made of: letters, digits, `-_.~:@+!$`.
+    pub const ROUTE: u16 = 1 << 5;
+    pub const AT: u16 = 1 << 6;
+    pub const DOT: u16 = 1 << 7;
+    pub const SLASH: u16 = 1 << 8;
+
+    const fn bit(on: bool, b: u16) -> u16 {
+        if on {
+            b
+        } else {
+            0
+        }
+    }
+
+    pub const fn of(c: u8) -> u16 {
+        let digit = c.is_ascii_digit();
+        let letter = c.is_ascii_alphabetic();
+        let alnum = digit || letter;
+        bit(digit, DIGIT)
+            | bit(c.is_ascii_hexdigit(), HEX)
+            | bit(letter, LETTER)
+            | bit(
+                alnum || matches!(c, b'-' | b'_' | b'=' | b'+' | b'.'),
+                TOKEN,
+            )
+            | bit(alnum || c == b'.', ID)
+            | bit(
+                alnum
+                    || matches!(
+                        c,
+                        b'-' | b'_' | b'.' | b'~' | b':' | b'@' | b'+' | b'!' | b'$'
+                    ),
+                ROUTE,
+            )
+            | bit(c == b'@', AT)
+            | bit(c == b'.', DOT)
+            | bit(c == b'/', SLASH)
+    }
+}
+
+/// [`class::of`] for every byte value.
+static SEGMENT_CLASSES: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = class::of(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// The shape placeholder for a segment, if its shape alone says it is a parameter. One pass
+/// over the bytes gathers which classes every byte is in and which any byte is in; the rules
+/// are then read off those, in order.
 pub fn shape_placeholder(seg: &str) -> Option<&'static str> {
     let b = seg.as_bytes();
     if b.is_empty() {
         return None;
     }
-    if b.iter().all(u8::is_ascii_digit) {
+    let (mut every, mut any, mut digits) = (u16::MAX, 0u16, 0usize);
+    for &c in b {
+        let k = SEGMENT_CLASSES[usize::from(c)];
+        every &= k;
+        any |= k;
+        digits += usize::from(k & class::DIGIT);
+    }
+    let all = |bits: u16| every & bits == bits;
+    let some = |bits: u16| any & bits == bits;
+    if all(class::DIGIT) {
         return Some("{id}");
     }
     if is_uuid(b) {
         return Some("{uuid}");
     }
-    if b.len() >= 16 && b.len().is_multiple_of(2) && b.iter().all(u8::is_ascii_hexdigit) {
+    if b.len() >= 16 && b.len().is_multiple_of(2) && all(class::HEX) {
         return Some("{hash}");
     }
     if is_date(b) {
         return Some("{date}");
     }
-    if seg.contains('@') && seg.contains('.') && !seg.contains('/') {
+    if some(class::AT | class::DOT) && !some(class::SLASH) {
         return Some("{email}");
     }
     // Opaque tokens: long, no separators a word would have, letters mixed with digits.
-    if b.len() >= 20
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'=' | b'+' | b'.'))
-        && b.iter().any(u8::is_ascii_digit)
-        && b.iter().any(u8::is_ascii_alphabetic)
-    {
+    if b.len() >= 20 && all(class::TOKEN) && some(class::DIGIT | class::LETTER) {
         return Some("{token}");
     }
     // Numeric ids with a short prefix or suffix: `u123`, `123.json`.
-    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
-    if digits >= 3
-        && digits * 2 >= b.len()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.')
-    {
+    if digits >= 3 && digits * 2 >= b.len() && all(class::ID) {
         return Some("{id}");
     }
     // Route literals are short words of unreserved characters; a segment carrying escapes,
     // quotes, spaces, brackets or operators is a value someone typed (often an injection
     // attempt), not a new endpoint.
-    if b.len() > 64
-        || b.iter().any(|c| {
-            !(c.is_ascii_alphanumeric()
-                || matches!(
-                    c,
-                    b'-' | b'_' | b'.' | b'~' | b':' | b'@' | b'+' | b'!' | b'$'
-                ))
-        })
-    {
+    if b.len() > 64 || !all(class::ROUTE) {
         return Some("{value}");
     }
     None
@@ -358,6 +413,89 @@ impl Templater {
 
 #[cfg(test)]
 mod tests {
+    /// The rule-by-rule classification `shape_placeholder` replaced with one pass.
+    fn shape_placeholder_by_rules(seg: &str) -> Option<&'static str> {
+        let b = seg.as_bytes();
+        if b.is_empty() {
+            return None;
+        }
+        if b.iter().all(u8::is_ascii_digit) {
+            return Some("{id}");
+        }
+        if super::is_uuid(b) {
+            return Some("{uuid}");
+        }
+        if b.len() >= 16 && b.len().is_multiple_of(2) && b.iter().all(u8::is_ascii_hexdigit) {
+            return Some("{hash}");
+        }
+        if super::is_date(b) {
+            return Some("{date}");
+        }
+        if seg.contains('@') && seg.contains('.') && !seg.contains('/') {
+            return Some("{email}");
+        }
+        if b.len() >= 20
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'=' | b'+' | b'.'))
+            && b.iter().any(u8::is_ascii_digit)
+            && b.iter().any(u8::is_ascii_alphabetic)
+        {
+            return Some("{token}");
+        }
+        let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+        if digits >= 3
+            && digits * 2 >= b.len()
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.')
+        {
+            return Some("{id}");
+        }
+        if b.len() > 64
+            || b.iter().any(|c| {
+                !(c.is_ascii_alphanumeric()
+                    || matches!(
+                        c,
+                        b'-' | b'_' | b'.' | b'~' | b':' | b'@' | b'+' | b'!' | b'$'
+                    ))
+            })
+        {
+            return Some("{value}");
+        }
+        None
+    }
+
+    #[test]
+    fn one_pass_shape_matches_the_rules_on_every_short_segment() {
+        // Every string of up to 4 bytes over bytes that decide some rule.
+        let alphabet = b"0a9fgZ-_=+.~:@!$/%\x80";
+        let mut seg = Vec::new();
+        fn walk(seg: &mut Vec<u8>, alphabet: &[u8], left: usize) {
+            let s = String::from_utf8_lossy(seg).into_owned();
+            assert_eq!(
+                super::shape_placeholder(&s),
+                shape_placeholder_by_rules(&s),
+                "{s:?}"
+            );
+            if left == 0 {
+                return;
+            }
+            for &c in alphabet {
+                seg.push(c);
+                walk(seg, alphabet, left - 1);
+                seg.pop();
+            }
+        }
+        walk(&mut seg, alphabet, 4);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_shape_matches_the_rules(
+            seg in "[0-9a-fA-Z@./_=+~:!$%-]{0,70}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9]{4}-[0-9]{2}-[0-9]{2}|[a-z0-9.]{1,8}@[a-z0-9]{1,8}\\.[a-z]{2,3}|[A-Za-z0-9_=-]{18,24}|u?[0-9]{1,6}(\\.json)?"
+        ) {
+            proptest::prop_assert_eq!(super::shape_placeholder(&seg), shape_placeholder_by_rules(&seg));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -325,7 +325,7 @@ impl PayloadDetector {
                 if counters.base64_decoded == base64_before {
                     if let Some(m) = memo.as_mut() {
                         let f = ValueFacts::of(&p.value);
-                        m.remember_last(f);
+                        m.remember_last(p, f);
                         if let Some(last) = m.facts.last_mut() {
                             *last = Some(f);
                         }

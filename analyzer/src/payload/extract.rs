@@ -14,6 +14,7 @@
 
 use super::input::RequestParts;
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 /// Where in the request a parameter was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -719,26 +720,39 @@ fn xml_attrs<'a>(attrs: &'a [u8], stack: &[&'a [u8]], sink: &mut Sink<'a, '_>) {
     }
 }
 
+/// What the engine does with a request header, by its lowercased name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeaderKind {
+    /// Never examined: framing, encodings and credentials (hashed by the sensor).
+    Skip,
+    /// Split into one parameter per cookie.
+    Cookie,
+    /// A common header: its parameter name is borrowed from here.
+    Inspected(&'static str),
+    /// Any other header: examined under its own (lowercased) name.
+    Other,
+}
+
 /// Headers never examined: framing, encodings and credentials (hashed by the sensor).
-const SKIP_HEADERS: &[&[u8]] = &[
-    b"content-length",
-    b"transfer-encoding",
-    b"connection",
-    b"keep-alive",
-    b"te",
-    b"trailer",
-    b"upgrade",
-    b"accept-encoding",
-    b"content-encoding",
-    b"authorization",
-    b"proxy-authorization",
-    b"content-type",
-    b"if-none-match",
-    b"if-modified-since",
-    b"x-request-id",
-    b"x-correlation-id",
-    b"traceparent",
-    b"tracestate",
+const SKIP_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "accept-encoding",
+    "content-encoding",
+    "authorization",
+    "proxy-authorization",
+    "content-type",
+    "if-none-match",
+    "if-modified-since",
+    "x-request-id",
+    "x-correlation-id",
+    "traceparent",
+    "tracestate",
 ];
 
 /// Common request headers that are inspected, in lowercase: a name sent as `User-Agent`
@@ -762,34 +776,67 @@ const INSPECTED_HEADERS: &[&str] = &[
     "x-requested-with",
 ];
 
+/// The listed header names by length: a lowered name is compared only with the listed names
+/// as long as it (none to four), not with every name on the lists.
+static HEADER_KINDS: LazyLock<Vec<Vec<(&'static str, HeaderKind)>>> = LazyLock::new(|| {
+    let mut by_len = vec![Vec::new(); MAX_HEADER_NAME + 1];
+    let listed = SKIP_HEADERS
+        .iter()
+        .map(|&n| (n, HeaderKind::Skip))
+        .chain([("cookie", HeaderKind::Cookie)])
+        .chain(
+            INSPECTED_HEADERS
+                .iter()
+                .map(|&n| (n, HeaderKind::Inspected(n))),
+        );
+    for (name, kind) in listed {
+        by_len[name.len()].push((name, kind));
+    }
+    by_len
+});
+
+/// The kind of the header whose lowercased name is `lower` (at most [`MAX_HEADER_NAME`] bytes).
+fn header_kind(lower: &[u8]) -> HeaderKind {
+    HEADER_KINDS
+        .get(lower.len())
+        .and_then(|same_len| same_len.iter().find(|(n, _)| n.as_bytes() == lower))
+        .map_or(HeaderKind::Other, |&(_, kind)| kind)
+}
+
+/// Longest header name examined; longer names are skipped.
+const MAX_HEADER_NAME: usize = 64;
+
 fn header_params<'a>(req: &RequestParts<'a>, sink: &mut Sink<'a, '_>) {
     for &(name, value) in &req.headers {
-        if SKIP_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
-            || name.len() > 64
-            || name.starts_with(b"sec-")
-            || name.starts_with(b"Sec-")
-        {
+        if name.len() > MAX_HEADER_NAME || name.starts_with(b"sec-") || name.starts_with(b"Sec-") {
             continue;
         }
-        if name.eq_ignore_ascii_case(b"cookie") {
-            for c in value.split(|&c| c == b';') {
-                let c = c.trim_ascii();
-                let (k, v) = match memchr::memchr(b'=', c) {
-                    Some(e) => (&c[..e], &c[e + 1..]),
-                    None => (&b""[..], c),
-                };
-                sink.push(Place::Cookie, lossy(k), Cow::Borrowed(v));
+        // Lowered on the stack, the whole buffer at once (a fixed length the compiler turns
+        // into a few vector operations).
+        let mut buf = [0u8; MAX_HEADER_NAME];
+        buf[..name.len()].copy_from_slice(name);
+        for b in &mut buf {
+            *b = b.to_ascii_lowercase();
+        }
+        let lower = &buf[..name.len()];
+        let kind = header_kind(lower);
+        let name = match kind {
+            HeaderKind::Skip => continue,
+            HeaderKind::Cookie => {
+                for c in value.split(|&c| c == b';') {
+                    let c = c.trim_ascii();
+                    let (k, v) = match memchr::memchr(b'=', c) {
+                        Some(e) => (&c[..e], &c[e + 1..]),
+                        None => (&b""[..], c),
+                    };
+                    sink.push(Place::Cookie, lossy(k), Cow::Borrowed(v));
+                }
+                continue;
             }
-            continue;
-        }
-        let name = match std::str::from_utf8(name) {
-            Ok(n) if !n.bytes().any(|c| c.is_ascii_uppercase()) => Cow::Borrowed(n),
-            _ => match INSPECTED_HEADERS
-                .iter()
-                .find(|k| k.as_bytes().eq_ignore_ascii_case(name))
-            {
-                Some(k) => Cow::Borrowed(*k),
-                None => Cow::Owned(lossy(name).to_ascii_lowercase()),
+            HeaderKind::Inspected(k) => Cow::Borrowed(k),
+            HeaderKind::Other => match std::str::from_utf8(name) {
+                Ok(n) if lower == name => Cow::Borrowed(n),
+                _ => Cow::Owned(lossy(name).to_ascii_lowercase()),
             },
         };
         sink.push(Place::Header, name, Cow::Borrowed(value));
@@ -925,8 +972,78 @@ mod tests {
         );
         assert!(INSPECTED_HEADERS
             .iter()
-            .all(|h| !SKIP_HEADERS.iter().any(|s| s == &h.as_bytes())
-                && !h.bytes().any(|c| c.is_ascii_uppercase())));
+            .all(|h| !SKIP_HEADERS.contains(h) && !h.bytes().any(|c| c.is_ascii_uppercase())));
+    }
+
+    #[test]
+    fn every_listed_header_is_classified_in_any_case() {
+        for name in SKIP_HEADERS
+            .iter()
+            .chain(&["cookie"])
+            .chain(INSPECTED_HEADERS)
+        {
+            for sent in [
+                name.to_string(),
+                name.to_ascii_uppercase(),
+                title_case(name),
+            ] {
+                let r = req(b"/", vec![(sent.as_bytes(), b"v=1")], b"");
+                let e = extract(&r, &ExtractLimits::default());
+                let got: Vec<(Place, &str, bool)> = e
+                    .params
+                    .iter()
+                    .map(|p| (p.place, p.name.as_ref(), matches!(p.name, Cow::Borrowed(_))))
+                    .collect();
+                let want = if SKIP_HEADERS.contains(name) {
+                    vec![]
+                } else if *name == "cookie" {
+                    vec![(Place::Cookie, "v", true)]
+                } else {
+                    vec![(Place::Header, *name, true)]
+                };
+                assert_eq!(got, want, "{sent}");
+            }
+        }
+        // Prefixes, lengths and bytes that are not UTF-8.
+        let long = "x".repeat(MAX_HEADER_NAME + 1);
+        let r = req(
+            b"/",
+            vec![
+                (b"sec-fetch-mode", b"a"),
+                (b"Sec-Fetch-Site", b"b"),
+                (b"SEC-Other", b"c"),
+                (long.as_bytes(), b"d"),
+                (b"x-\xffName", b"e"),
+                (b"x-custom", b"f"),
+            ],
+            b"",
+        );
+        let e = extract(&r, &ExtractLimits::default());
+        let got: Vec<(&str, bool)> = e
+            .params
+            .iter()
+            .map(|p| (p.name.as_ref(), matches!(p.name, Cow::Borrowed(_))))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("sec-other", false),
+                ("x-\u{fffd}name", false),
+                ("x-custom", true)
+            ]
+        );
+    }
+
+    fn title_case(name: &str) -> String {
+        name.split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("-")
     }
 
     #[test]

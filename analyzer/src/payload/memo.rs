@@ -19,7 +19,7 @@ use super::extract::Param;
 use super::profile::ValueFacts;
 use crate::hashing::{fixed, Fixed};
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 
 /// Bounded memo of clean (place, name, value) keys.
 #[derive(Debug)]
@@ -27,9 +27,8 @@ pub struct CleanValues {
     entries: HashMap<u64, (Box<[u8]>, ValueFacts), Fixed>,
     capacity: usize,
     max_value_bytes: usize,
-    /// Reused key buffer: the key [`CleanValues::is_clean`] last looked up and missed,
-    /// with its hash, for [`CleanValues::remember_last`].
-    key: Vec<u8>,
+    /// The hash of the key [`CleanValues::is_clean`] last looked up and missed, for
+    /// [`CleanValues::remember_last`].
     missed: Option<u64>,
     /// The request being scanned: each parameter's facts, when the memo knew or learned
     /// them (filled by the detector's scan, read by its profile learning; reused).
@@ -48,7 +47,6 @@ impl CleanValues {
             entries: HashMap::with_hasher(fixed()),
             capacity,
             max_value_bytes,
-            key: Vec::new(),
             missed: None,
             facts: Vec::new(),
             hits: 0,
@@ -56,32 +54,33 @@ impl CleanValues {
         }
     }
 
-    /// Builds `p`'s key (place, name, a byte no UTF-8 name holds, value) into the buffer;
-    /// false when the value is too long to remember or the memo is off.
-    fn build_key(&mut self, p: &Param<'_>) -> bool {
-        if self.capacity == 0 || p.name.len() + p.value.len() > self.max_value_bytes {
-            return false;
-        }
-        self.key.clear();
-        self.key.push(p.place as u8);
-        self.key.extend_from_slice(p.name.as_bytes());
-        self.key.push(0xff);
-        self.key.extend_from_slice(&p.value);
-        true
+    /// Whether `p` can be remembered: the memo is on and its name and value together fit.
+    fn fits(&self, p: &Param<'_>) -> bool {
+        self.capacity > 0 && p.name.len() + p.value.len() <= self.max_value_bytes
+    }
+
+    /// The hash of `p`'s key, fed piece by piece (no key is built to look one up).
+    fn hash(&self, p: &Param<'_>) -> u64 {
+        let mut h = self.entries.hasher().build_hasher();
+        h.write_u8(p.place as u8);
+        h.write(p.name.as_bytes());
+        h.write_u8(KEY_SEPARATOR);
+        h.write(&p.value);
+        h.finish()
     }
 
     /// The facts of `p`'s value when `p` is known clean (counted as a hit). A miss keeps
-    /// `p`'s key for [`CleanValues::remember_last`].
+    /// the key's hash for [`CleanValues::remember_last`].
     pub fn is_clean(&mut self, p: &Param<'_>) -> Option<ValueFacts> {
         self.missed = None;
-        if !self.build_key(p) {
+        if !self.fits(p) {
             return None;
         }
-        let h = self.entries.hasher().hash_one(&self.key);
+        let h = self.hash(p);
         let hit = self
             .entries
             .get(&h)
-            .filter(|(k, _)| **k == *self.key.as_slice())
+            .filter(|(k, _)| key_is(k, p))
             .map(|&(_, facts)| facts);
         self.hits += u64::from(hit.is_some());
         if hit.is_none() {
@@ -90,18 +89,42 @@ impl CleanValues {
         hit
     }
 
-    /// Remembers that a full scan found nothing in the parameter [`CleanValues::is_clean`]
-    /// last missed, with its value's `facts` (nothing when it was too long to remember).
-    pub fn remember_last(&mut self, facts: ValueFacts) {
+    /// Remembers that a full scan found nothing in `p`, the parameter
+    /// [`CleanValues::is_clean`] last missed, with its value's `facts` (nothing when it was
+    /// too long to remember).
+    pub fn remember_last(&mut self, p: &Param<'_>, facts: ValueFacts) {
         let Some(h) = self.missed.take() else {
             return;
         };
+        debug_assert_eq!(
+            h,
+            self.hash(p),
+            "remember_last is given the parameter that missed"
+        );
         if self.entries.len() >= self.capacity {
             self.entries.clear();
             self.resets += 1;
         }
-        self.entries.insert(h, (self.key.as_slice().into(), facts));
+        let mut key = Vec::with_capacity(2 + p.name.len() + p.value.len());
+        key.push(p.place as u8);
+        key.extend_from_slice(p.name.as_bytes());
+        key.push(KEY_SEPARATOR);
+        key.extend_from_slice(&p.value);
+        self.entries.insert(h, (key.into_boxed_slice(), facts));
     }
+}
+
+/// Between a key's name and value: a byte no UTF-8 name holds.
+const KEY_SEPARATOR: u8 = 0xff;
+
+/// Whether the stored `key` is `p`'s (place, name, separator, value), compared piece by piece.
+fn key_is(key: &[u8], p: &Param<'_>) -> bool {
+    let name = p.name.as_bytes();
+    key.len() == 2 + name.len() + p.value.len()
+        && key[0] == p.place as u8
+        && key[1..1 + name.len()] == *name
+        && key[1 + name.len()] == KEY_SEPARATOR
+        && key[2 + name.len()..] == *p.value
 }
 
 #[cfg(test)]
@@ -123,11 +146,16 @@ mod tests {
         let mut m = CleanValues::new(2, 20);
         let ua = param(Place::Header, "user-agent", b"curl/8");
         assert!(m.is_clean(&ua).is_none());
-        m.remember_last(ValueFacts::of(b"curl/8"));
+        m.remember_last(&ua, ValueFacts::of(b"curl/8"));
         assert_eq!(m.is_clean(&ua), Some(ValueFacts::of(b"curl/8")));
         // A hit leaves nothing to remember.
-        m.remember_last(ValueFacts::of(b"x"));
-        // Same value under another name or place is another key.
+        m.remember_last(&ua, ValueFacts::of(b"x"));
+        assert_eq!(m.is_clean(&ua), Some(ValueFacts::of(b"curl/8")));
+        // Same value under another name or place is another key, and so is the same bytes
+        // split differently between name and value.
+        assert!(m
+            .is_clean(&param(Place::Header, "user-agen", b"tcurl/8"))
+            .is_none());
         assert!(m
             .is_clean(&param(Place::Header, "referer", b"curl/8"))
             .is_none());
@@ -137,20 +165,24 @@ mod tests {
         // Too long to remember (name and value together).
         let long = param(Place::Query, "q", b"12345678901234567890");
         assert!(m.is_clean(&long).is_none());
-        m.remember_last(ValueFacts::of(b"x"));
+        m.remember_last(&long, ValueFacts::of(b"x"));
         assert!(m.is_clean(&long).is_none());
         // Full: emptied, counted.
-        m.is_clean(&param(Place::Query, "a", b"1"));
-        m.remember_last(ValueFacts::of(b"x"));
-        m.is_clean(&param(Place::Query, "b", b"2"));
-        m.remember_last(ValueFacts::of(b"x"));
+        let (a, b) = (
+            param(Place::Query, "a", b"1"),
+            param(Place::Query, "b", b"2"),
+        );
+        m.is_clean(&a);
+        m.remember_last(&a, ValueFacts::of(b"x"));
+        m.is_clean(&b);
+        m.remember_last(&b, ValueFacts::of(b"x"));
         assert_eq!(m.resets, 1);
         assert!(m.is_clean(&ua).is_none());
-        assert_eq!(m.hits, 1);
+        assert_eq!(m.hits, 2);
         // Off.
         let mut off = CleanValues::new(0, 20);
         assert!(off.is_clean(&ua).is_none());
-        off.remember_last(ValueFacts::of(b"x"));
+        off.remember_last(&ua, ValueFacts::of(b"x"));
         assert!(off.is_clean(&ua).is_none());
     }
 }
