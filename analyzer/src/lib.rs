@@ -180,7 +180,8 @@ impl Analyzer {
         let host = r.url.domain.as_deref().unwrap_or("");
         let mut template = std::mem::take(&mut self.template_buf);
         let mut endpoint = std::mem::take(&mut self.endpoint_buf);
-        self.templater
+        let object_position = self
+            .templater
             .template_into(host, &r.url.path, &mut template);
         endpoint.clear();
         endpoint.push_str(&r.http.request.method);
@@ -197,7 +198,7 @@ impl Analyzer {
             ip: r.source.ip,
             endpoint: &endpoint,
             template: &template,
-            object_position: template::object_position(&template),
+            object_position,
             status: r.http.response.as_ref().map(|s| s.status_code),
             login,
         };

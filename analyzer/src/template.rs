@@ -74,6 +74,8 @@ struct CachedTemplate {
     host: Box<str>,
     shape: Box<str>,
     template: Box<str>,
+    /// [`object_position`] of the template.
+    object_position: Option<usize>,
     slugs: u64,
     positions_full: u64,
 }
@@ -303,8 +305,9 @@ impl Templater {
         out
     }
 
-    /// [`Templater::template`] into a reused buffer (cleared first).
-    pub fn template_into(&mut self, host: &str, path: &str, out: &mut String) {
+    /// [`Templater::template`] into a reused buffer (cleared first); returns the template's
+    /// [`object_position`] (cached with it).
+    pub fn template_into(&mut self, host: &str, path: &str, out: &mut String) -> Option<usize> {
         out.clear();
         // The path with every shape-parameter segment already a placeholder: what the
         // template depends on (with the learned positions), so `/users/1` and `/users/2`
@@ -312,16 +315,18 @@ impl Templater {
         let mut shape = std::mem::take(&mut self.shape_buf);
         self.shape_view(path, &mut shape);
         let key = hash64(&(host, shape.as_str()));
-        match self.cache.get(&key) {
+        let position = match self.cache.get(&key) {
             Some(c) if *c.host == *host && *c.shape == *shape => {
                 out.push_str(&c.template);
                 self.stats.slugs += c.slugs;
                 self.stats.positions_full += c.positions_full;
                 self.stats.cache_hits += 1;
+                c.object_position
             }
             _ => {
                 let (slugs, full) = (self.stats.slugs, self.stats.positions_full);
                 self.walk(host, &shape, out);
+                let position = object_position(out);
                 if self.config.cache_entries > 0 {
                     if self.cache.len() >= self.config.cache_entries {
                         self.cache.clear();
@@ -333,14 +338,17 @@ impl Templater {
                             host: host.into(),
                             shape: shape.as_str().into(),
                             template: out.as_str().into(),
+                            object_position: position,
                             slugs: self.stats.slugs - slugs,
                             positions_full: self.stats.positions_full - full,
                         },
                     );
                 }
+                position
             }
-        }
+        };
         self.shape_buf = shape;
+        position
     }
 
     /// `/`-joined segments of `path` (at most `max_segments`, then `{rest}`), each shape
@@ -535,6 +543,23 @@ mod tests {
         assert_eq!(object_position("/{slug}"), None);
         assert_eq!(object_position("/{id}"), None);
         assert_eq!(object_position("/products"), None);
+        // The templater hands out the same position with a template it walked and with one
+        // it took from its cache.
+        let mut t = Templater::new(TemplateConfig::default());
+        let mut out = String::new();
+        for path in [
+            "/orders/7/items/9",
+            "/orders/8/items/1",
+            "/users/5",
+            "/v1/health",
+            "/42",
+        ] {
+            for _ in 0..2 {
+                let position = t.template_into("h", path, &mut out);
+                assert_eq!(position, object_position(&out), "{path}");
+            }
+        }
+        assert_eq!(t.stats.cache_hits, 6);
     }
 
     #[test]
