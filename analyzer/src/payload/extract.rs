@@ -223,6 +223,10 @@ fn strip_fragment(b: &[u8]) -> &[u8] {
 
 /// `http://host:port/path` → `/path` (absolute-form request-targets).
 fn strip_authority(path: &[u8]) -> &[u8] {
+    if path.first() == Some(&b'/') {
+        // Origin form: a `://` later in it follows a `/`, never a scheme of letters alone.
+        return path;
+    }
     if let Some(p) = memchr::memmem::find(path, b"://") {
         if path[..p].iter().all(|c| c.is_ascii_alphabetic()) {
             let rest = &path[p + 3..];
@@ -242,9 +246,11 @@ fn path_params<'a>(path: &'a [u8], sink: &mut Sink<'a, '_>) {
     let needs_whole = path
         .iter()
         .any(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'/' | b'-' | b'_')));
-    if needs_whole {
-        sink.push(Place::Path, Cow::Borrowed("path"), Cow::Borrowed(path));
+    if !needs_whole {
+        // Every segment is then made of letters, digits, `-` and `_`: a plain name.
+        return;
     }
+    sink.push(Place::Path, Cow::Borrowed("path"), Cow::Borrowed(path));
     for (i, seg) in path
         .split(|&c| c == b'/')
         .filter(|s| !s.is_empty())
