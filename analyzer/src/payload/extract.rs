@@ -419,7 +419,8 @@ fn disposition_param<'a>(head: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
 
 enum Frame<'a> {
     Obj {
-        key: Option<Cow<'a, [u8]>>,
+        /// The member's key as it names parameters (read once, however many leaves it has).
+        key: Option<Cow<'a, str>>,
         want_key: bool,
     },
     Arr {
@@ -428,7 +429,6 @@ enum Frame<'a> {
 }
 
 fn json_path(prefix: &str, stack: &[Frame<'_>]) -> String {
-    use std::fmt::Write;
     let mut s = String::with_capacity(prefix.len() + 8 * stack.len());
     s.push_str(prefix);
     for f in stack {
@@ -437,11 +437,13 @@ fn json_path(prefix: &str, stack: &[Frame<'_>]) -> String {
                 if !s.is_empty() {
                     s.push('.');
                 }
-                s.push_str(&lossy(k));
+                s.push_str(k);
             }
             Frame::Obj { key: None, .. } => {}
             Frame::Arr { index } => {
-                let _ = write!(s, "[{index}]");
+                s.push('[');
+                s.push_str(itoa::Buffer::new().format(*index));
+                s.push(']');
             }
         }
         if s.len() > 200 {
@@ -538,7 +540,10 @@ fn json<'a>(b: &'a [u8], place: Place, prefix: &str, sink: &mut Sink<'a, '_>) {
                     if !is_plain_name(&s) {
                         sink.push(place, Cow::Borrowed("(name)"), s.clone());
                     }
-                    *key = Some(s);
+                    *key = Some(match s {
+                        Cow::Borrowed(k) => lossy(k),
+                        Cow::Owned(k) => Cow::Owned(lossy(&k).into_owned()),
+                    });
                     *want = false;
                 } else {
                     let name = match stack.as_slice() {
@@ -546,7 +551,7 @@ fn json<'a>(b: &'a [u8], place: Place, prefix: &str, sink: &mut Sink<'a, '_>) {
                         [Frame::Obj {
                             key: Some(Cow::Borrowed(k)),
                             ..
-                        }] if prefix.is_empty() => lossy(k),
+                        }] if prefix.is_empty() => Cow::Borrowed(*k),
                         _ => Cow::Owned(json_path(prefix, &stack)),
                     };
                     sink.push(place, name, s);
@@ -805,7 +810,12 @@ static HEADER_KINDS: LazyLock<Vec<Vec<(&'static str, HeaderKind)>>> = LazyLock::
 fn header_kind(lower: &[u8]) -> HeaderKind {
     HEADER_KINDS
         .get(lower.len())
-        .and_then(|same_len| same_len.iter().find(|(n, _)| n.as_bytes() == lower))
+        .and_then(|same_len| {
+            // The first byte rules out most names of the same length without a compare call.
+            same_len
+                .iter()
+                .find(|(n, _)| n.as_bytes().first() == lower.first() && n.as_bytes() == lower)
+        })
         .map_or(HeaderKind::Other, |&(_, kind)| kind)
 }
 
@@ -817,14 +827,22 @@ fn header_params<'a>(req: &RequestParts<'a>, sink: &mut Sink<'a, '_>) {
         if name.len() > MAX_HEADER_NAME || name.starts_with(b"sec-") || name.starts_with(b"Sec-") {
             continue;
         }
-        // Lowered on the stack, the whole buffer at once (a fixed length the compiler turns
-        // into a few vector operations).
         let mut buf = [0u8; MAX_HEADER_NAME];
-        buf[..name.len()].copy_from_slice(name);
-        for b in &mut buf {
-            *b = b.to_ascii_lowercase();
-        }
-        let lower = &buf[..name.len()];
+        let lower = if req.names_lowercase {
+            debug_assert!(
+                !name.iter().any(u8::is_ascii_uppercase),
+                "header names said to be lowercase are"
+            );
+            name
+        } else {
+            // Lowered on the stack, the whole buffer at once (a fixed length the compiler
+            // turns into a few vector operations).
+            buf[..name.len()].copy_from_slice(name);
+            for b in &mut buf {
+                *b = b.to_ascii_lowercase();
+            }
+            &buf[..name.len()]
+        };
         let kind = header_kind(lower);
         let name = match kind {
             HeaderKind::Skip => continue,
@@ -1008,6 +1026,20 @@ mod tests {
                     vec![(Place::Header, *name, true)]
                 };
                 assert_eq!(got, want, "{sent}");
+                if sent == *name {
+                    // Names a record says are lowercase are read as they are, to the same end.
+                    let r = RequestParts {
+                        names_lowercase: true,
+                        ..r
+                    };
+                    let e = extract(&r, &ExtractLimits::default());
+                    let again: Vec<(Place, &str, bool)> = e
+                        .params
+                        .iter()
+                        .map(|p| (p.place, p.name.as_ref(), matches!(p.name, Cow::Borrowed(_))))
+                        .collect();
+                    assert_eq!(again, want, "{sent} (lowercase)");
+                }
             }
         }
         // Prefixes, lengths and bytes that are not UTF-8.
@@ -1074,6 +1106,22 @@ mod tests {
                 (Place::Json, "q".into(), "x".into()),
             ]
         );
+        // Escaped and non-UTF-8 keys, indexes past one digit; a plain top-level key names its
+        // value without a new string.
+        let mut body = br#"{"k\u0065y":{"a":[0,1,2,3,4,5,6,7,8,9,"ten"]},"x"#.to_vec();
+        body.extend_from_slice(b"\xff\":\"v\",\"top\":\"t\"}");
+        let r = req(b"/", vec![(b"content-type", b"application/json")], &body);
+        let e = extract(&r, &ExtractLimits::default());
+        assert_eq!(
+            names(&e),
+            vec![
+                (Place::Json, "key.a[10]".into(), "ten".into()),
+                (Place::Json, "(name)".into(), "x\u{fffd}".into()),
+                (Place::Json, "x\u{fffd}".into(), "v".into()),
+                (Place::Json, "top".into(), "t".into()),
+            ]
+        );
+        assert!(matches!(e.params[3].name, Cow::Borrowed("top")));
     }
 
     #[test]

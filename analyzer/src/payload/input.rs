@@ -17,6 +17,9 @@ pub struct RequestParts<'a> {
     pub target: &'a [u8],
     /// Request headers in wire order. Names are matched case-insensitively.
     pub headers: Vec<(&'a [u8], &'a [u8])>,
+    /// Every header name is already lowercase (a sensor record's are): the engine then reads
+    /// the names as they are instead of lowering a copy of each.
+    pub names_lowercase: bool,
     /// The `Content-Type` header value, if any (taken from `headers` when built from a record).
     pub content_type: Option<&'a [u8]>,
     /// Decoded (de-chunked, decompressed) request body prefix.
@@ -49,6 +52,7 @@ impl<'a> RequestParts<'a> {
             method,
             target,
             headers,
+            names_lowercase: false,
             content_type,
             body,
         }
@@ -66,12 +70,16 @@ impl<'a> From<&'a RequestRecord> for RequestParts<'a> {
             .iter()
             .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
             .collect();
-        RequestParts::new(
-            r.http.request.method.as_bytes(),
-            r.url.original.as_bytes(),
-            headers,
-            &r.extras.request_body,
-        )
+        RequestParts {
+            // The record's contract: header names lowercased by the sensor.
+            names_lowercase: true,
+            ..RequestParts::new(
+                r.http.request.method.as_bytes(),
+                r.url.original.as_bytes(),
+                headers,
+                &r.extras.request_body,
+            )
+        }
     }
 }
 
