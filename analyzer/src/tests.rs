@@ -634,10 +634,9 @@ fn forwarded_for_is_looked_up_only_when_trusted() {
     let d = ListDir::new("xff");
     let l = d.write("l.txt", "203.0.113.0/24\n");
     let mut r = rec(T0, "198.18.0.1", "GET", "/api/items", 200, b"");
-    r.extras.request_headers = vec![(
-        "x-forwarded-for".into(),
-        "203.0.113.50, 198.18.0.200".into(),
-    )];
+    r.extras.request_headers = [("x-forwarded-for", "203.0.113.50, 198.18.0.200")]
+        .into_iter()
+        .collect();
     for (hops, expect) in [(0u8, None), (1, None), (2, Some("203.0.113.50"))] {
         let mut c = intel_config(vec![("l", l.clone(), ListFormat::Plain)]);
         c.threat_intel.forwarded_for_hops = hops;

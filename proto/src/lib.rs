@@ -5,8 +5,10 @@
 //! added, never renamed or re-typed.
 
 pub mod alert;
+pub mod headers;
 pub mod record;
 pub mod time;
 
 pub use alert::*;
+pub use headers::Headers;
 pub use record::*;

@@ -203,8 +203,8 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Extras {
     /// Request headers with secret values replaced by keyed hashes (names lower-cased).
-    pub request_headers: Vec<(String, String)>,
-    pub response_headers: Vec<(String, String)>,
+    pub request_headers: crate::Headers,
+    pub response_headers: crate::Headers,
     /// Decoded request body prefix, up to the configured capture size.
     pub request_body: Vec<u8>,
     pub response_body: Vec<u8>,

@@ -290,15 +290,16 @@ impl RecordBuilder {
         }
     }
 
-    fn headers(&self, h: &Head) -> Vec<(String, String)> {
-        h.headers()
-            .map(|(n, v)| {
-                (
-                    lossy(n).to_ascii_lowercase(),
-                    self.redactor.header_value(n, v),
-                )
-            })
-            .collect()
+    fn headers(&self, h: &Head) -> proto::Headers {
+        let fields = h.headers();
+        let (count, bytes) = fields
+            .clone()
+            .fold((0, 0), |(c, b), (n, v)| (c + 1, b + n.len() + v.len()));
+        let mut out = proto::Headers::with_capacity(count, bytes);
+        for (n, v) in fields {
+            out.push_lowercase_name(&lossy_cow(n), &self.redactor.header_value(n, v));
+        }
+        out
     }
 
     fn url(&self, target: String, head: Option<&Head>) -> proto::Url {

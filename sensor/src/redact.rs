@@ -143,12 +143,17 @@ impl Redactor {
             .any(|s| name.eq_ignore_ascii_case(s.as_bytes()))
     }
 
-    /// A header value as it may be written.
-    pub fn header_value(&self, name: &[u8], value: &[u8]) -> String {
+    /// A header value as it may be written (borrowed when it is kept as sent and is UTF-8).
+    pub fn header_value<'v>(&self, name: &[u8], value: &'v [u8]) -> std::borrow::Cow<'v, str> {
         if self.mode == RedactMode::Hash && Self::is_secret_header(name) {
-            self.protect(value)
+            std::borrow::Cow::Owned(self.protect(value))
         } else {
-            String::from_utf8_lossy(value).into_owned()
+            // Validating first: header values are almost always UTF-8, and `from_utf8` checks
+            // that faster than the lossy chunk iterator.
+            match std::str::from_utf8(value) {
+                Ok(s) => std::borrow::Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(value),
+            }
         }
     }
 

@@ -76,8 +76,8 @@ pub fn has_credentials(r: &RequestRecord) -> bool {
         || r.user.is_some()
         || r.extras
             .request_headers
-            .iter()
-            .any(|(n, _)| CREDENTIAL_HEADERS.contains(&n.as_str()))
+            .iter_bytes()
+            .any(|(n, _)| CREDENTIAL_HEADERS.iter().any(|c| c.as_bytes() == n))
 }
 
 /// What one exchange contributes to the baselines, computed once per record.
@@ -123,9 +123,9 @@ pub fn fingerprint(r: &RequestRecord) -> u32 {
     }
     let mut h = crate::hashing::fixed().build_hasher();
     h.write(ua.unwrap_or("").as_bytes());
-    for (name, _) in &r.extras.request_headers {
+    for (name, _) in r.extras.request_headers.iter_bytes() {
         h.write_u8(0xff);
-        h.write(name.as_bytes());
+        h.write(name);
     }
     let v = h.finish();
     ((v >> 32) as u32 ^ v as u32).max(1)

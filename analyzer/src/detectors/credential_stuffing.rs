@@ -370,8 +370,8 @@ impl CredentialStuffing {
 fn header_shape(o: &Observation<'_>) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = crate::hashing::fixed().build_hasher();
-    for (name, _) in &o.record.extras.request_headers {
-        h.write(name.as_bytes());
+    for (name, _) in o.record.extras.request_headers.iter_bytes() {
+        h.write(name);
         h.write_u8(0xff);
     }
     h.finish()

@@ -50,7 +50,7 @@ pub struct ThreatIntelDetector {
 
 /// The `hops`-th address from the right of the `X-Forwarded-For` headers (all of them, in
 /// order, as one comma-separated list), if it parses. Ports and brackets are tolerated.
-pub fn forwarded_client(headers: &[(String, String)], hops: u8) -> Option<IpAddr> {
+pub fn forwarded_client(headers: &apitap_proto::Headers, hops: u8) -> Option<IpAddr> {
     if hops == 0 {
         return None;
     }
@@ -208,8 +208,8 @@ impl ThreatIntelDetector {
 mod tests {
     use super::*;
 
-    fn h(v: &str) -> Vec<(String, String)> {
-        vec![("x-forwarded-for".into(), v.into())]
+    fn h(v: &str) -> apitap_proto::Headers {
+        [("x-forwarded-for", v)].into_iter().collect()
     }
 
     #[test]
@@ -222,13 +222,15 @@ mod tests {
         assert_eq!(forwarded_client(&xff, 3), Some(ip("203.0.113.9")));
         assert_eq!(forwarded_client(&xff, 4), None);
         // Two headers are one list; ports and brackets are tolerated; garbage is ignored.
-        let two = vec![
-            ("X-Forwarded-For".into(), "198.51.100.1:4711".into()),
-            ("x-forwarded-for".into(), "[2001:db8::1]:443".into()),
-        ];
+        let two: apitap_proto::Headers = [
+            ("X-Forwarded-For", "198.51.100.1:4711"),
+            ("x-forwarded-for", "[2001:db8::1]:443"),
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(forwarded_client(&two, 1), Some(ip("2001:db8::1")));
         assert_eq!(forwarded_client(&two, 2), Some(ip("198.51.100.1")));
         assert_eq!(forwarded_client(&h("unknown, evil"), 1), None);
-        assert_eq!(forwarded_client(&[], 1), None);
+        assert_eq!(forwarded_client(&apitap_proto::Headers::default(), 1), None);
     }
 }

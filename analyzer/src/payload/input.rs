@@ -64,12 +64,7 @@ impl<'a> From<&'a RequestRecord> for RequestParts<'a> {
     /// values already masked), `extras.request_headers` the headers (secrets hashed) and
     /// `extras.request_body` the decoded body prefix.
     fn from(r: &'a RequestRecord) -> Self {
-        let headers = r
-            .extras
-            .request_headers
-            .iter()
-            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
-            .collect();
+        let headers = r.extras.request_headers.iter_bytes().collect();
         RequestParts {
             // The record's contract: header names lowercased by the sensor.
             names_lowercase: true,
