@@ -297,7 +297,9 @@ impl RecordBuilder {
             .fold((0, 0), |(c, b), (n, v)| (c + 1, b + n.len() + v.len()));
         let mut out = proto::Headers::with_capacity(count, bytes);
         for (n, v) in fields {
-            out.push_lowercase_name(&lossy_cow(n), &self.redactor.header_value(n, v));
+            let name = lossy_cow(n);
+            self.redactor
+                .with_header_value(n, v, |value| out.push_lowercase_name(&name, value));
         }
         out
     }

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// How secrets are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
@@ -101,10 +102,17 @@ pub struct Redactor {
     /// Seeded fast hash: the keys are attacker-chosen, but per-process random seeds keep
     /// collisions unpredictable and the cache is bounded anyway.
     auth_cache: RefCell<HashMap<Vec<u8>, Option<CallerIdentity>, foldhash::fast::RandomState>>,
+    /// Secret header value → its protected form, for the same reason: a client's token,
+    /// cookie or key comes back on every request, and hashing a 200-byte token is most of
+    /// what writing a record's headers costs (bounded like `auth_cache`).
+    protected_headers: RefCell<HashMap<Vec<u8>, Arc<str>, foldhash::fast::RandomState>>,
 }
 
 /// Entries kept in the Authorization → identity cache before it is cleared.
 const AUTH_CACHE_ENTRIES: usize = 16_384;
+
+/// Entries kept in the secret header value → protected form cache before it is cleared.
+const PROTECTED_HEADER_ENTRIES: usize = 16_384;
 
 impl Redactor {
     pub fn new(mode: RedactMode, key: [u8; 32]) -> Redactor {
@@ -112,6 +120,7 @@ impl Redactor {
             mode,
             key,
             auth_cache: RefCell::new(HashMap::default()),
+            protected_headers: RefCell::new(HashMap::default()),
         }
     }
 
@@ -143,17 +152,38 @@ impl Redactor {
             .any(|s| name.eq_ignore_ascii_case(s.as_bytes()))
     }
 
-    /// A header value as it may be written (borrowed when it is kept as sent and is UTF-8).
-    pub fn header_value<'v>(&self, name: &[u8], value: &'v [u8]) -> std::borrow::Cow<'v, str> {
+    /// Hands `write` the header value as it may be written: a secret header's protected form
+    /// (remembered per value), any other value as sent (borrowed when it is UTF-8).
+    pub fn with_header_value<R>(
+        &self,
+        name: &[u8],
+        value: &[u8],
+        write: impl FnOnce(&str) -> R,
+    ) -> R {
         if self.mode == RedactMode::Hash && Self::is_secret_header(name) {
-            std::borrow::Cow::Owned(self.protect(value))
+            let known = self.protected_headers.borrow().get(value).cloned();
+            let protected = known.unwrap_or_else(|| {
+                let p: Arc<str> = self.protect(value).into();
+                let mut cache = self.protected_headers.borrow_mut();
+                if cache.len() >= PROTECTED_HEADER_ENTRIES {
+                    cache.clear();
+                }
+                cache.insert(value.to_vec(), p.clone());
+                p
+            });
+            write(&protected)
         } else {
-            // Validating first: header values are almost always UTF-8, and `from_utf8` checks
-            // that faster than the lossy chunk iterator.
-            match std::str::from_utf8(value) {
-                Ok(s) => std::borrow::Cow::Borrowed(s),
-                Err(_) => String::from_utf8_lossy(value),
-            }
+            write(&Self::header_value(value))
+        }
+    }
+
+    /// A non-secret header value as it is written.
+    fn header_value(value: &[u8]) -> std::borrow::Cow<'_, str> {
+        // Validating first: header values are almost always UTF-8, and `from_utf8` checks
+        // that faster than the lossy chunk iterator.
+        match std::str::from_utf8(value) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(value),
         }
     }
 
@@ -463,6 +493,32 @@ mod tests {
 
     fn r() -> Redactor {
         Redactor::new(RedactMode::Hash, [7u8; 32])
+    }
+
+    #[test]
+    fn header_values_are_protected_the_same_whether_remembered_or_not() {
+        let red = r();
+        let token = b"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln";
+        let expect = red.protect(token);
+        assert!(expect.starts_with("k1:"));
+        for _ in 0..3 {
+            let got = red.with_header_value(b"Authorization", token, str::to_owned);
+            assert_eq!(got, expect);
+        }
+        assert_eq!(red.protected_headers.borrow().len(), 1);
+        assert_eq!(
+            red.with_header_value(b"user-agent", b"curl/8", str::to_owned),
+            "curl/8"
+        );
+        assert_eq!(
+            red.with_header_value(b"x-note", b"caf\xe9", str::to_owned),
+            "caf\u{fffd}"
+        );
+        let clear = Redactor::new(RedactMode::None, [7u8; 32]);
+        assert_eq!(
+            clear.with_header_value(b"cookie", b"sid=1", str::to_owned),
+            "sid=1"
+        );
     }
 
     #[test]
