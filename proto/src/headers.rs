@@ -76,14 +76,11 @@ impl Headers {
 
     /// The fields in wire order as bytes: for readers that compare or hash names and values
     /// (split off the front of the buffer, no character-boundary checks on the way).
-    pub fn iter_bytes(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + Clone + '_ {
-        let mut rest = self.text.as_bytes();
-        self.lens.iter().map(move |&(n, v)| {
-            let (name, after) = rest.split_at(n as usize);
-            let (value, after) = after.split_at(v as usize);
-            rest = after;
-            (name, value)
-        })
+    pub fn iter_bytes(&self) -> FieldBytes<'_> {
+        FieldBytes {
+            rest: self.text.as_bytes(),
+            lens: self.lens.iter(),
+        }
     }
 
     /// The value of the first field named exactly `name`.
@@ -91,6 +88,32 @@ impl Headers {
         self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 }
+
+/// The fields of a [`Headers`] as bytes ([`Headers::iter_bytes`]).
+#[derive(Debug, Clone)]
+pub struct FieldBytes<'a> {
+    /// The fields not yet taken, back to back.
+    rest: &'a [u8],
+    lens: std::slice::Iter<'a, (u32, u32)>,
+}
+
+impl<'a> Iterator for FieldBytes<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let &(n, v) = self.lens.next()?;
+        let (name, after) = self.rest.split_at(n as usize);
+        let (value, after) = after.split_at(v as usize);
+        self.rest = after;
+        Some((name, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.lens.size_hint()
+    }
+}
+
+impl ExactSizeIterator for FieldBytes<'_> {}
 
 /// The fields of a [`Headers`], as `(name, value)`.
 #[derive(Clone)]

@@ -10,5 +10,5 @@ pub mod record;
 pub mod time;
 
 pub use alert::*;
-pub use headers::Headers;
+pub use headers::{FieldBytes, Headers};
 pub use record::*;

@@ -6,7 +6,48 @@
 //! nothing but the header slice table. Invariant: nothing here is trusted or validated — the
 //! extractors check every bound themselves.
 
-use apitap_proto::RequestRecord;
+use apitap_proto::{FieldBytes, Headers, RequestRecord};
+
+/// Request header fields: raw `(name, value)` pairs, or a record's header buffer read in
+/// place (no table of slices built per request).
+#[derive(Debug, Clone)]
+pub enum HeaderFields<'a> {
+    Pairs(Vec<(&'a [u8], &'a [u8])>),
+    Buffer(&'a Headers),
+}
+
+impl Default for HeaderFields<'_> {
+    fn default() -> Self {
+        HeaderFields::Pairs(Vec::new())
+    }
+}
+
+impl<'a> HeaderFields<'a> {
+    /// The fields in wire order.
+    pub fn iter(&self) -> HeaderIter<'_, 'a> {
+        match self {
+            HeaderFields::Pairs(p) => HeaderIter::Pairs(p.iter()),
+            HeaderFields::Buffer(h) => HeaderIter::Buffer(h.iter_bytes()),
+        }
+    }
+}
+
+/// The fields of a [`HeaderFields`].
+pub enum HeaderIter<'r, 'a> {
+    Pairs(std::slice::Iter<'r, (&'a [u8], &'a [u8])>),
+    Buffer(FieldBytes<'a>),
+}
+
+impl<'a> Iterator for HeaderIter<'_, 'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            HeaderIter::Pairs(p) => p.next().copied(),
+            HeaderIter::Buffer(b) => b.next(),
+        }
+    }
+}
 
 /// The parts of one HTTP request an attacker controls.
 #[derive(Debug, Clone, Default)]
@@ -16,7 +57,7 @@ pub struct RequestParts<'a> {
     /// The raw request-target (`/path?query`, or absolute-form), not decoded.
     pub target: &'a [u8],
     /// Request headers in wire order. Names are matched case-insensitively.
-    pub headers: Vec<(&'a [u8], &'a [u8])>,
+    pub headers: HeaderFields<'a>,
     /// Every header name is already lowercase (a sensor record's are): the engine then reads
     /// the names as they are instead of lowering a copy of each.
     pub names_lowercase: bool,
@@ -51,7 +92,7 @@ impl<'a> RequestParts<'a> {
         RequestParts {
             method,
             target,
-            headers,
+            headers: HeaderFields::Pairs(headers),
             names_lowercase: false,
             content_type,
             body,
@@ -64,16 +105,20 @@ impl<'a> From<&'a RequestRecord> for RequestParts<'a> {
     /// values already masked), `extras.request_headers` the headers (secrets hashed) and
     /// `extras.request_body` the decoded body prefix.
     fn from(r: &'a RequestRecord) -> Self {
-        let headers = r.extras.request_headers.iter_bytes().collect();
+        let headers = &r.extras.request_headers;
+        // Names are lowercase here: the content type is found by plain comparison.
+        let content_type = headers
+            .iter_bytes()
+            .find(|(n, _)| *n == b"content-type")
+            .map(|(_, v)| v);
         RequestParts {
+            method: r.http.request.method.as_bytes(),
+            target: r.url.original.as_bytes(),
+            headers: HeaderFields::Buffer(headers),
             // The record's contract: header names lowercased by the sensor.
             names_lowercase: true,
-            ..RequestParts::new(
-                r.http.request.method.as_bytes(),
-                r.url.original.as_bytes(),
-                headers,
-                &r.extras.request_body,
-            )
+            content_type,
+            body: &r.extras.request_body,
         }
     }
 }
@@ -93,5 +138,44 @@ impl<'a> ResponseParts<'a> {
             body_bytes,
             body: &r.extras.response_body,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::extract::{extract, ExtractLimits};
+    use crate::test_support::{rec, T0};
+
+    #[test]
+    fn a_record_reads_like_the_same_raw_parts() {
+        let body = br#"{"q":"x' or 1=1--"}"#;
+        let mut r = rec(T0, "198.18.0.1", "POST", "/api/search?page=2", 200, body);
+        r.url.original = "/api/search?page=2".into();
+        r.extras.request_headers = [
+            ("host", "shop.example"),
+            ("user-agent", "curl/8"),
+            ("content-type", "application/json"),
+            ("x-custom", "v"),
+        ]
+        .into_iter()
+        .collect();
+        let from_record = RequestParts::from(&r);
+        assert_eq!(from_record.content_type, Some(&b"application/json"[..]));
+        let pairs: Vec<(&[u8], &[u8])> = r.extras.request_headers.iter_bytes().collect();
+        let raw = RequestParts::new(b"POST", b"/api/search?page=2", pairs.clone(), body);
+        assert_eq!(from_record.headers.iter().collect::<Vec<_>>(), pairs);
+        let lim = ExtractLimits::default();
+        let params = |p: &RequestParts<'_>| {
+            extract(p, &lim)
+                .params
+                .iter()
+                .map(|p| (p.place, p.name.to_string(), p.value.to_vec()))
+                .collect::<Vec<_>>()
+        };
+        let got = params(&from_record);
+        assert_eq!(got, params(&raw));
+        assert!(got.iter().any(|(_, n, v)| n == "q" && v.starts_with(b"x'")));
+        assert!(got.iter().any(|(_, n, _)| n == "x-custom"));
     }
 }
