@@ -109,10 +109,15 @@ pub struct Redactor {
 }
 
 /// Entries kept in the Authorization → identity cache before it is cleared.
-const AUTH_CACHE_ENTRIES: usize = 16_384;
+const AUTH_CACHE_ENTRIES: usize = 8_192;
 
 /// Entries kept in the secret header value → protected form cache before it is cleared.
-const PROTECTED_HEADER_ENTRIES: usize = 16_384;
+const PROTECTED_HEADER_ENTRIES: usize = 8_192;
+
+/// Longest value either cache keeps (a JWT is one or two KiB). Longer ones are worked out
+/// every time: the caches' keys are attacker-chosen and a head may be 64 KiB, so without
+/// this a full cache could hold a gigabyte; with it both hold at most 32 MiB of keys.
+const MAX_CACHED_VALUE_BYTES: usize = 2048;
 
 impl Redactor {
     pub fn new(mode: RedactMode, key: [u8; 32]) -> Redactor {
@@ -164,6 +169,9 @@ impl Redactor {
             let known = self.protected_headers.borrow().get(value).cloned();
             let protected = known.unwrap_or_else(|| {
                 let p: Arc<str> = self.protect(value).into();
+                if value.len() > MAX_CACHED_VALUE_BYTES {
+                    return p;
+                }
                 let mut cache = self.protected_headers.borrow_mut();
                 if cache.len() >= PROTECTED_HEADER_ENTRIES {
                     cache.clear();
@@ -241,6 +249,9 @@ impl Redactor {
             return hit.clone();
         }
         let id = self.identity_from_authorization(value);
+        if value.len() > MAX_CACHED_VALUE_BYTES {
+            return id;
+        }
         let mut cache = self.auth_cache.borrow_mut();
         if cache.len() >= AUTH_CACHE_ENTRIES {
             cache.clear();
@@ -506,6 +517,17 @@ mod tests {
             assert_eq!(got, expect);
         }
         assert_eq!(red.protected_headers.borrow().len(), 1);
+        // A value too long to keep is protected the same, and not kept.
+        let long = vec![b'a'; MAX_CACHED_VALUE_BYTES + 1];
+        let got = red.with_header_value(b"cookie", &long, str::to_owned);
+        assert_eq!(got, red.protect(&long));
+        assert_eq!(red.protected_headers.borrow().len(), 1);
+        let long_auth = format!("Bearer {}", "x".repeat(MAX_CACHED_VALUE_BYTES));
+        let fields = [(&b"authorization"[..], long_auth.as_bytes())];
+        let first = red.identity(fields.iter().copied()).map(|i| i.id);
+        assert!(first.is_some());
+        assert_eq!(red.identity(fields.iter().copied()).map(|i| i.id), first);
+        assert!(red.auth_cache.borrow().is_empty());
         assert_eq!(
             red.with_header_value(b"user-agent", b"curl/8", str::to_owned),
             "curl/8"
