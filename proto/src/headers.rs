@@ -82,11 +82,6 @@ impl Headers {
             lens: self.lens.iter(),
         }
     }
-
-    /// The value of the first field named exactly `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-    }
 }
 
 /// The fields of a [`Headers`] as bytes ([`Headers::iter_bytes`]).
@@ -231,14 +226,12 @@ mod tests {
         assert_eq!(it.next(), Some(("accept", "")));
         assert_eq!(it.next(), None);
         assert_eq!(it.next_back(), None);
-        assert_eq!(h.get("accept"), Some(""));
         let bytes: Vec<_> = h.iter_bytes().collect();
         let text: Vec<_> = h
             .iter()
             .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
             .collect();
         assert_eq!(bytes, text);
-        assert_eq!(h.get("Accept"), None);
         assert_eq!(
             format!("{h:?}"),
             r#"[("host", "a.example"), ("accept", ""), ("", "v"), ("x-é", "ü")]"#

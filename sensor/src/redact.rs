@@ -98,34 +98,64 @@ pub struct Redactor {
     mode: RedactMode,
     key: [u8; 32],
     /// Authorization value → identity, because clients resend the same credentials on
-    /// every request (bounded: cleared when full).
-    /// Seeded fast hash: the keys are attacker-chosen, but per-process random seeds keep
-    /// collisions unpredictable and the cache is bounded anyway.
-    auth_cache: RefCell<HashMap<Vec<u8>, Option<CallerIdentity>, foldhash::fast::RandomState>>,
+    /// every request.
+    auth_cache: ValueCache<Option<CallerIdentity>>,
     /// Secret header value → its protected form, for the same reason: a client's token,
     /// cookie or key comes back on every request, and hashing a 200-byte token is most of
-    /// what writing a record's headers costs (bounded like `auth_cache`).
-    protected_headers: RefCell<HashMap<Vec<u8>, Arc<str>, foldhash::fast::RandomState>>,
+    /// what writing a record's headers costs.
+    protected_headers: ValueCache<Arc<str>>,
 }
 
-/// Entries kept in the Authorization → identity cache before it is cleared.
-const AUTH_CACHE_ENTRIES: usize = 8_192;
+/// Entries a [`ValueCache`] keeps before it is cleared.
+const VALUE_CACHE_ENTRIES: usize = 8_192;
 
-/// Entries kept in the secret header value → protected form cache before it is cleared.
-const PROTECTED_HEADER_ENTRIES: usize = 8_192;
-
-/// Longest value either cache keeps (a JWT is one or two KiB). Longer ones are worked out
-/// every time: the caches' keys are attacker-chosen and a head may be 64 KiB, so without
-/// this a full cache could hold a gigabyte; with it both hold at most 32 MiB of keys.
+/// Longest value a [`ValueCache`] keeps (a JWT is one or two KiB). Longer ones are worked
+/// out every time: the keys are attacker-chosen and a head may be 64 KiB, so without this a
+/// full cache could hold half a gigabyte; with it each holds at most 16 MiB of keys.
 const MAX_CACHED_VALUE_BYTES: usize = 2048;
+
+/// What was worked out from a header value, remembered per value: at most
+/// [`VALUE_CACHE_ENTRIES`] values of at most [`MAX_CACHED_VALUE_BYTES`] each, cleared when
+/// full. Seeded fast hash: the keys are attacker-chosen, but per-process random seeds keep
+/// collisions unpredictable and the cache is bounded anyway.
+struct ValueCache<V>(RefCell<HashMap<Vec<u8>, V, foldhash::fast::RandomState>>);
+
+impl<V: Clone> ValueCache<V> {
+    fn new() -> Self {
+        ValueCache(RefCell::new(HashMap::default()))
+    }
+
+    /// The remembered result for `value`, or `work()`'s (remembered when `value` is short
+    /// enough). `work` may use other caches; this one is not borrowed while it runs.
+    fn get_or_work(&self, value: &[u8], work: impl FnOnce() -> V) -> V {
+        let known = self.0.borrow().get(value).cloned();
+        if let Some(v) = known {
+            return v;
+        }
+        let v = work();
+        if value.len() <= MAX_CACHED_VALUE_BYTES {
+            let mut cache = self.0.borrow_mut();
+            if cache.len() >= VALUE_CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(value.to_vec(), v.clone());
+        }
+        v
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+}
 
 impl Redactor {
     pub fn new(mode: RedactMode, key: [u8; 32]) -> Redactor {
         Redactor {
             mode,
             key,
-            auth_cache: RefCell::new(HashMap::default()),
-            protected_headers: RefCell::new(HashMap::default()),
+            auth_cache: ValueCache::new(),
+            protected_headers: ValueCache::new(),
         }
     }
 
@@ -166,19 +196,9 @@ impl Redactor {
         write: impl FnOnce(&str) -> R,
     ) -> R {
         if self.mode == RedactMode::Hash && Self::is_secret_header(name) {
-            let known = self.protected_headers.borrow().get(value).cloned();
-            let protected = known.unwrap_or_else(|| {
-                let p: Arc<str> = self.protect(value).into();
-                if value.len() > MAX_CACHED_VALUE_BYTES {
-                    return p;
-                }
-                let mut cache = self.protected_headers.borrow_mut();
-                if cache.len() >= PROTECTED_HEADER_ENTRIES {
-                    cache.clear();
-                }
-                cache.insert(value.to_vec(), p.clone());
-                p
-            });
+            let protected = self
+                .protected_headers
+                .get_or_work(value, || self.protect(value).into());
             write(&protected)
         } else {
             write(&Self::header_value(value))
@@ -245,19 +265,8 @@ impl Redactor {
     }
 
     fn cached_authorization(&self, value: &[u8]) -> Option<CallerIdentity> {
-        if let Some(hit) = self.auth_cache.borrow().get(value) {
-            return hit.clone();
-        }
-        let id = self.identity_from_authorization(value);
-        if value.len() > MAX_CACHED_VALUE_BYTES {
-            return id;
-        }
-        let mut cache = self.auth_cache.borrow_mut();
-        if cache.len() >= AUTH_CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(value.to_vec(), id.clone());
-        id
+        self.auth_cache
+            .get_or_work(value, || self.identity_from_authorization(value))
     }
 
     fn identity_from_authorization(&self, value: &[u8]) -> Option<CallerIdentity> {
@@ -516,18 +525,18 @@ mod tests {
             let got = red.with_header_value(b"Authorization", token, str::to_owned);
             assert_eq!(got, expect);
         }
-        assert_eq!(red.protected_headers.borrow().len(), 1);
+        assert_eq!(red.protected_headers.len(), 1);
         // A value too long to keep is protected the same, and not kept.
         let long = vec![b'a'; MAX_CACHED_VALUE_BYTES + 1];
         let got = red.with_header_value(b"cookie", &long, str::to_owned);
         assert_eq!(got, red.protect(&long));
-        assert_eq!(red.protected_headers.borrow().len(), 1);
+        assert_eq!(red.protected_headers.len(), 1);
         let long_auth = format!("Bearer {}", "x".repeat(MAX_CACHED_VALUE_BYTES));
         let fields = [(&b"authorization"[..], long_auth.as_bytes())];
         let first = red.identity(fields.iter().copied()).map(|i| i.id);
         assert!(first.is_some());
         assert_eq!(red.identity(fields.iter().copied()).map(|i| i.id), first);
-        assert!(red.auth_cache.borrow().is_empty());
+        assert_eq!(red.auth_cache.len(), 0);
         assert_eq!(
             red.with_header_value(b"user-agent", b"curl/8", str::to_owned),
             "curl/8"
