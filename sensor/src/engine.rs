@@ -6,6 +6,7 @@ use crate::decode::{Decoded, Decoder};
 use crate::flow::{CloseReason, Direction, FlowInfo, FlowTable, StreamAnomaly, StreamSink};
 use crate::http::{HttpConfig, HttpConnection, HttpOutput};
 use crate::record::RecordBuilder;
+use crate::redact::LastAuthorization;
 use crate::source::PacketRef;
 use apitap_proto::RequestRecord;
 use std::collections::BTreeMap;
@@ -26,11 +27,12 @@ pub struct EngineCtx {
     pub records_built: u64,
 }
 
-/// Per-flow application state: the HTTP parser plus stream anomalies not yet attached to
-/// a record.
+/// Per-flow application state: the HTTP parser, stream anomalies not yet attached to a
+/// record, and the connection's last credentials (most requests resend them).
 pub struct HttpFlow {
     conn: HttpConnection,
     stream_anomalies: Vec<&'static str>,
+    last_authorization: LastAuthorization,
 }
 
 impl HttpFlow {
@@ -39,7 +41,12 @@ impl HttpFlow {
             return;
         }
         for ex in ctx.http.exchanges.drain(..) {
-            let rec = ctx.builder.build(info, &ex, &self.stream_anomalies);
+            let rec = ctx.builder.build(
+                info,
+                &ex,
+                &self.stream_anomalies,
+                &mut self.last_authorization,
+            );
             for a in ex.anomalies.iter() {
                 *ctx.anomalies.entry(a.as_str()).or_default() += 1;
             }
@@ -57,6 +64,7 @@ impl StreamSink for HttpFlow {
         HttpFlow {
             conn: HttpConnection::new(ctx.http_cfg.clone()),
             stream_anomalies: Vec::new(),
+            last_authorization: LastAuthorization::default(),
         }
     }
 
@@ -106,7 +114,7 @@ impl StreamSink for HttpFlow {
     }
 
     fn memory_bytes(&self) -> usize {
-        self.conn.memory_bytes()
+        self.conn.memory_bytes() + self.last_authorization.memory_bytes()
     }
 }
 

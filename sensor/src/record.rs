@@ -2,8 +2,8 @@
 //! flow, applying redaction: no secret reaches the record in clear.
 
 use crate::flow::FlowInfo;
-use crate::http::{Exchange, Head};
-use crate::redact::Redactor;
+use crate::http::{Exchange, Field, Head};
+use crate::redact::{LastAuthorization, Redactor};
 use apitap_proto as proto;
 use std::borrow::Cow;
 
@@ -166,6 +166,7 @@ impl RecordBuilder {
         flow: &FlowInfo,
         ex: &Exchange,
         extra_anomalies: &[&'static str],
+        last_authorization: &mut LastAuthorization,
     ) -> proto::RequestRecord {
         let req = ex.request.as_ref();
         let resp = ex.response.as_ref();
@@ -185,7 +186,7 @@ impl RecordBuilder {
             .or(resp.map(|r| &r.head))
             .map(|h| h.version_string())
             .unwrap_or_default();
-        let identity = head.and_then(|h| self.redactor.identity(h.headers()));
+        let identity = head.and_then(|h| self.redactor.identity(h.headers(), last_authorization));
         let mut anomalies: Vec<Cow<'static, str>> = ex
             .anomalies
             .iter()
@@ -233,7 +234,7 @@ impl RecordBuilder {
                     body: proto::Body {
                         bytes: req.map_or(0, |r| r.body.bytes),
                     },
-                    mime_type: head.and_then(|h| mime(h.value("content-type"))),
+                    mime_type: head.and_then(|h| mime(h.field(Field::ContentType))),
                 },
                 response: resp.map(|r| proto::HttpResponse {
                     status_code: r.head.status(),
@@ -241,11 +242,11 @@ impl RecordBuilder {
                     body: proto::Body {
                         bytes: r.body.bytes,
                     },
-                    mime_type: mime(r.head.value("content-type")),
+                    mime_type: mime(r.head.field(Field::ContentType)),
                 }),
             },
             user_agent: head
-                .and_then(|h| h.value("user-agent"))
+                .and_then(|h| h.field(Field::UserAgent))
                 .map(|ua| proto::UserAgent {
                     original: lossy(ua),
                 }),
@@ -329,7 +330,7 @@ impl RecordBuilder {
             None => (no_fragment.to_string(), None),
         };
         let host: Option<Cow<'_, str>> = head
-            .and_then(|h| h.value("host"))
+            .and_then(|h| h.field(Field::Host))
             .map(lossy_cow)
             .or(authority.map(|a| Cow::Borrowed(a.rsplit('@').next().unwrap_or_default())))
             .filter(|h| !h.trim().is_empty());
@@ -375,7 +376,12 @@ mod tests {
             redactor: Redactor::new(crate::redact::RedactMode::Hash, [3; 32]),
             options,
         };
-        b.build(&flow, &out.exchanges[0], &["tcp_inconsistent_overlap"])
+        b.build(
+            &flow,
+            &out.exchanges[0],
+            &["tcp_inconsistent_overlap"],
+            &mut LastAuthorization::default(),
+        )
     }
 
     #[test]

@@ -149,6 +149,21 @@ impl<V: Clone> ValueCache<V> {
     }
 }
 
+/// The last Authorization value of one connection and the identity it gave. Clients resend
+/// the same credentials on every request of a connection, so most requests are settled by
+/// comparing bytes that are already in cache instead of a lookup in the shared cache (whose
+/// entries are mostly cold). Values longer than [`MAX_CACHED_VALUE_BYTES`] are not kept, so
+/// a connection holds at most that much here.
+#[derive(Debug, Default)]
+pub struct LastAuthorization(Option<(Box<[u8]>, Option<CallerIdentity>)>);
+
+impl LastAuthorization {
+    /// Heap bytes held (for the flow table's memory cap).
+    pub fn memory_bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |(value, _)| value.len())
+    }
+}
+
 impl Redactor {
     pub fn new(mode: RedactMode, key: [u8; 32]) -> Redactor {
         Redactor {
@@ -215,14 +230,16 @@ impl Redactor {
         }
     }
 
-    /// Who is calling, strongest evidence first: Authorization, API-key headers, session cookie.
+    /// Who is calling, strongest evidence first: Authorization, API-key headers, session
+    /// cookie. `last` is the connection's last Authorization value and its identity.
     pub fn identity<'a>(
         &self,
         headers: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+        last: &mut LastAuthorization,
     ) -> Option<CallerIdentity> {
         for (name, value) in headers.clone() {
             if name.eq_ignore_ascii_case(b"authorization") {
-                if let Some(id) = self.cached_authorization(value) {
+                if let Some(id) = self.cached_authorization(value, last) {
                     return Some(id);
                 }
             }
@@ -264,9 +281,21 @@ impl Redactor {
         None
     }
 
-    fn cached_authorization(&self, value: &[u8]) -> Option<CallerIdentity> {
-        self.auth_cache
-            .get_or_work(value, || self.identity_from_authorization(value))
+    fn cached_authorization(
+        &self,
+        value: &[u8],
+        last: &mut LastAuthorization,
+    ) -> Option<CallerIdentity> {
+        if let Some((known, identity)) = &last.0 {
+            if **known == *value {
+                return identity.clone();
+            }
+        }
+        let identity = self
+            .auth_cache
+            .get_or_work(value, || self.identity_from_authorization(value));
+        last.0 = (value.len() <= MAX_CACHED_VALUE_BYTES).then(|| (value.into(), identity.clone()));
+        identity
     }
 
     fn identity_from_authorization(&self, value: &[u8]) -> Option<CallerIdentity> {
@@ -533,9 +562,15 @@ mod tests {
         assert_eq!(red.protected_headers.len(), 1);
         let long_auth = format!("Bearer {}", "x".repeat(MAX_CACHED_VALUE_BYTES));
         let fields = [(&b"authorization"[..], long_auth.as_bytes())];
-        let first = red.identity(fields.iter().copied()).map(|i| i.id);
+        let first = red
+            .identity(fields.iter().copied(), &mut LastAuthorization::default())
+            .map(|i| i.id);
         assert!(first.is_some());
-        assert_eq!(red.identity(fields.iter().copied()).map(|i| i.id), first);
+        assert_eq!(
+            red.identity(fields.iter().copied(), &mut LastAuthorization::default())
+                .map(|i| i.id),
+            first
+        );
         assert_eq!(red.auth_cache.len(), 0);
         assert_eq!(
             red.with_header_value(b"user-agent", b"curl/8", str::to_owned),
@@ -552,11 +587,52 @@ mod tests {
         );
     }
 
+    /// A connection's remembered credentials answer only for the same bytes: a changed
+    /// value gets its own identity, an unusable one none, and a value too long to keep is
+    /// still worked out.
+    #[test]
+    fn connection_memo_follows_the_credentials_sent() {
+        let red = r();
+        let alice = b"Basic YWxpY2U6c2VjcmV0"; // alice:secret
+        let bob = b"Basic Ym9iOnB3"; // bob:pw
+        let long_bearer = format!("Bearer {}", "y".repeat(MAX_CACHED_VALUE_BYTES));
+        let sequence: [&[u8]; 7] = [
+            alice,
+            alice,
+            bob,
+            b"Negotiate abc",
+            alice,
+            long_bearer.as_bytes(),
+            bob,
+        ];
+        let mut last = LastAuthorization::default();
+        for value in sequence {
+            let fields = [(&b"Authorization"[..], value)];
+            let with_memo = red.identity(fields.iter().copied(), &mut last);
+            let fresh = r().identity(fields.iter().copied(), &mut LastAuthorization::default());
+            assert_eq!(with_memo, fresh, "{}", String::from_utf8_lossy(value));
+            let kept = if value.len() <= MAX_CACHED_VALUE_BYTES {
+                value.len()
+            } else {
+                0
+            };
+            assert_eq!(last.memory_bytes(), kept);
+        }
+        let fields = [(&b"Authorization"[..], &alice[..])];
+        assert_eq!(
+            red.identity(fields.iter().copied(), &mut last)
+                .map(|i| i.id.to_string()),
+            Some(red.protect(b"alice"))
+        );
+    }
+
     #[test]
     fn basic_auth_user_is_hashed_not_clear() {
         // alice:secret
         let h: Vec<(&[u8], &[u8])> = vec![(b"Authorization", b"Basic YWxpY2U6c2VjcmV0")];
-        let id = r().identity(h.iter().copied()).unwrap();
+        let id = r()
+            .identity(h.iter().copied(), &mut LastAuthorization::default())
+            .unwrap();
         assert_eq!(id.kind, "basic");
         assert_eq!(*id.id, r().protect(b"alice"));
         assert!(id.id.starts_with("k1:") && !id.id.contains("alice"));
@@ -567,7 +643,9 @@ mod tests {
         // {"alg":"none"}.{"sub":"user-42","iat":1}.sig
         let token = b"Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyLTQyIiwiaWF0IjoxfQ.c2ln";
         let h: Vec<(&[u8], &[u8])> = vec![(b"authorization", token)];
-        let id = r().identity(h.iter().copied()).unwrap();
+        let id = r()
+            .identity(h.iter().copied(), &mut LastAuthorization::default())
+            .unwrap();
         assert_eq!(
             (id.kind, &*id.id),
             ("jwt", r().protect(b"user-42").as_str())
@@ -578,11 +656,15 @@ mod tests {
     fn api_key_and_session_cookie() {
         let h: Vec<(&[u8], &[u8])> = vec![(b"X-Api-Key", b" abc123 ")];
         assert_eq!(
-            *r().identity(h.iter().copied()).unwrap().id,
+            *r().identity(h.iter().copied(), &mut LastAuthorization::default())
+                .unwrap()
+                .id,
             r().protect(b"abc123")
         );
         let h: Vec<(&[u8], &[u8])> = vec![(b"Cookie", b"theme=dark; JSESSIONID=XYZ")];
-        let id = r().identity(h.iter().copied()).unwrap();
+        let id = r()
+            .identity(h.iter().copied(), &mut LastAuthorization::default())
+            .unwrap();
         assert_eq!(
             (id.kind, &*id.id),
             ("session_cookie", r().protect(b"XYZ").as_str())

@@ -12,7 +12,7 @@ use super::anomaly::{AnomalySet, HttpAnomaly};
 use super::body::{BodyReader, Framing, Progress};
 use super::config::HttpConfig;
 use super::content::{BodyStats, Coding, Content, Inflated};
-use super::head::{self, Head, HeadEnd};
+use super::head::{self, Field, Head, HeadEnd};
 use crate::flow::Direction;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -545,13 +545,13 @@ impl HttpConnection {
         } else {
             request_framing(&h, &mut anomalies)
         };
-        if h.values("host").nth(1).is_some() {
+        if h.field_values(Field::Host).nth(1).is_some() {
             anomalies.insert(HttpAnomaly::DuplicateHost);
         }
         let is_connect = h.method().eq_ignore_ascii_case(b"CONNECT");
-        let upgrade = h.value("upgrade").is_some();
+        let upgrade = h.field(Field::Upgrade).is_some();
         let h2_preface = h.method() == b"PRI" && h.target() == b"*" && h.version == (2, 0);
-        let coding = Coding::from_header(h.value("content-encoding"));
+        let coding = Coding::from_header(h.field(Field::ContentEncoding));
         let mut txn = Txn::new(self.take_depth());
         txn.http09 = http09;
         txn.switch_requested = is_connect || upgrade;
@@ -796,7 +796,7 @@ impl HttpConnection {
             response_framing(&h, &mut anomalies)
         };
         txn.anomalies.union(anomalies);
-        let coding = Coding::from_header(h.value("content-encoding"));
+        let coding = Coding::from_header(h.field(Field::ContentEncoding));
         let wire = h.wire_len + txn.interim_bytes;
         txn.response = Some(ResponsePart {
             head: h,
@@ -1043,7 +1043,7 @@ fn resync_scan(data: &[u8], at_boundary: bool, is_request: bool) -> Option<usize
 fn content_length(h: &Head, anomalies: &mut AnomalySet) -> Option<Result<u64, ()>> {
     let mut found: Option<u64> = None;
     let mut any = false;
-    for v in h.values("content-length") {
+    for v in h.field_values(Field::ContentLength) {
         for part in v.split(|&b| b == b',') {
             any = true;
             let t = part.trim_ascii();
@@ -1087,7 +1087,7 @@ fn request_framing_len(h: &Head) -> u64 {
 fn transfer_encoding(h: &Head, anomalies: &mut AnomalySet) -> Option<bool> {
     let mut last: Option<&[u8]> = None;
     let mut chunked_count = 0;
-    for v in h.values("transfer-encoding") {
+    for v in h.field_values(Field::TransferEncoding) {
         for part in v.split(|&b| b == b',') {
             let t = part.trim_ascii();
             if t.is_empty() {

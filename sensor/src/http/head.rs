@@ -24,6 +24,125 @@ pub enum HeadKind {
     },
 }
 
+/// The header fields the sensor itself reads, found once when the head is parsed (each has a
+/// name length no other has, so one length match and one compare classify a line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Host,
+    Upgrade,
+    UserAgent,
+    ContentType,
+    ContentLength,
+    ContentEncoding,
+    TransferEncoding,
+}
+
+impl Field {
+    const ALL: [Field; 7] = [
+        Field::Host,
+        Field::Upgrade,
+        Field::UserAgent,
+        Field::ContentType,
+        Field::ContentLength,
+        Field::ContentEncoding,
+        Field::TransferEncoding,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Host => "host",
+            Field::Upgrade => "upgrade",
+            Field::UserAgent => "user-agent",
+            Field::ContentType => "content-type",
+            Field::ContentLength => "content-length",
+            Field::ContentEncoding => "content-encoding",
+            Field::TransferEncoding => "transfer-encoding",
+        }
+    }
+
+    /// The field a header name is (ASCII case-insensitive), if it is one of these.
+    fn of(name: &[u8]) -> Option<Field> {
+        let f = match name.len() {
+            4 => Field::Host,
+            7 => Field::Upgrade,
+            10 => Field::UserAgent,
+            12 => Field::ContentType,
+            14 => Field::ContentLength,
+            16 => Field::ContentEncoding,
+            17 => Field::TransferEncoding,
+            _ => return None,
+        };
+        eq_lowercase_name(name, f.name().as_bytes()).then_some(f)
+    }
+}
+
+/// Whether `name` is `want` ignoring ASCII case, where `want` (at least 4 bytes) holds only
+/// lower-case letters, digits and '-'. Compared a word at a time (overlapping words cover
+/// the tail): bit 0x20 of a name byte is forced on where `want` has a letter (bit 0x40 set),
+/// so `A`-`Z` match their lower case, and every other byte must be equal as is.
+fn eq_lowercase_name(name: &[u8], want: &[u8]) -> bool {
+    debug_assert!(want.len() >= 4);
+    debug_assert!(want
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+    fn word<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+        let mut w = [0; N];
+        w.copy_from_slice(&b[at..at + N]);
+        w
+    }
+    let n = want.len();
+    if name.len() != n {
+        return false;
+    }
+    if n < 8 {
+        let same = |at| {
+            let (x, w) = (
+                u32::from_le_bytes(word(name, at)),
+                u32::from_le_bytes(word(want, at)),
+            );
+            x | ((w & 0x4040_4040) >> 1) == w
+        };
+        return same(0) && same(n - 4);
+    }
+    let same = |at| {
+        let (x, w) = (
+            u64::from_le_bytes(word(name, at)),
+            u64::from_le_bytes(word(want, at)),
+        );
+        x | ((w & 0x4040_4040_4040_4040) >> 1) == w
+    };
+    (0..n - 8).step_by(8).all(same) && same(n - 8)
+}
+
+/// Where each [`Field`] occurs among a head's lines: the first and last line index (equal
+/// when it occurs once; `NOT_PRESENT` when it does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FieldIndex {
+    first: [u32; Field::ALL.len()],
+    last: [u32; Field::ALL.len()],
+}
+
+const NOT_PRESENT: u32 = u32::MAX;
+
+impl FieldIndex {
+    fn of(raw: &[u8], headers: &[(Range<u32>, Range<u32>)]) -> FieldIndex {
+        let mut index = FieldIndex {
+            first: [NOT_PRESENT; Field::ALL.len()],
+            last: [NOT_PRESENT; Field::ALL.len()],
+        };
+        for (i, (n, _)) in headers.iter().enumerate() {
+            if let Some(f) = Field::of(slice(raw, n)) {
+                let i = i as u32;
+                if index.first[f as usize] == NOT_PRESENT {
+                    index.first[f as usize] = i;
+                }
+                index.last[f as usize] = i;
+            }
+        }
+        index
+    }
+}
+
 /// A parsed request or response head.
 #[derive(Debug, Clone)]
 pub struct Head {
@@ -32,6 +151,7 @@ pub struct Head {
     /// (major, minor); HTTP/0.9 is (0, 9).
     pub version: (u8, u8),
     headers: Vec<(Range<u32>, Range<u32>)>,
+    fields: FieldIndex,
     /// Bytes this head took on the wire (leading empty lines included).
     pub wire_len: u64,
 }
@@ -42,6 +162,24 @@ fn slice<'a>(raw: &'a [u8], r: &Range<u32>) -> &'a [u8] {
 }
 
 impl Head {
+    fn new(
+        raw: Vec<u8>,
+        kind: HeadKind,
+        version: (u8, u8),
+        headers: Vec<(Range<u32>, Range<u32>)>,
+        wire_len: u64,
+    ) -> Head {
+        let fields = FieldIndex::of(&raw, &headers);
+        Head {
+            raw,
+            kind,
+            version,
+            headers,
+            fields,
+            wire_len,
+        }
+    }
+
     pub fn method(&self) -> &[u8] {
         match &self.kind {
             HeadKind::Request { method, .. } => slice(&self.raw, method),
@@ -78,18 +216,36 @@ impl Head {
     fn is_named(&self, (n, _): &(Range<u32>, Range<u32>), name: &[u8]) -> bool {
         n.len() == name.len() && slice(&self.raw, n).eq_ignore_ascii_case(name)
     }
-    /// Values of every header called `name` (ASCII case-insensitive).
-    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers
-            .iter()
-            .filter(move |h| self.is_named(h, name.as_bytes()))
-            .map(|(_, v)| slice(&self.raw, v))
-    }
-    /// The first value of `name`.
+    /// The first value of `name` (ASCII case-insensitive), searched for; the fields the
+    /// sensor reads on every message are indexed instead ([`Head::field`]).
     pub fn value(&self, name: &str) -> Option<&[u8]> {
         self.headers
             .iter()
             .find(|h| self.is_named(h, name.as_bytes()))
+            .map(|(_, v)| slice(&self.raw, v))
+    }
+    /// The first value of a field the sensor reads, without searching.
+    pub fn field(&self, f: Field) -> Option<&[u8]> {
+        let i = self.fields.first[f as usize];
+        self.headers
+            .get(i as usize)
+            .map(|(_, v)| slice(&self.raw, v))
+    }
+    /// Every value of a field the sensor reads, in order; only the lines between its first
+    /// and last occurrence are looked at.
+    pub fn field_values(&self, f: Field) -> impl Iterator<Item = &[u8]> + '_ {
+        let (first, last) = (self.fields.first[f as usize], self.fields.last[f as usize]);
+        let lines = match (first, last) {
+            (NOT_PRESENT, _) | (_, NOT_PRESENT) => &[][..],
+            _ => self
+                .headers
+                .get(first as usize..=last as usize)
+                .unwrap_or_default(),
+        };
+        let name = f.name().as_bytes();
+        lines
+            .iter()
+            .filter(move |h| self.is_named(h, name))
             .map(|(_, v)| slice(&self.raw, v))
     }
     /// Heap bytes this head holds (for the memory cap).
@@ -108,16 +264,16 @@ impl Head {
     }
     /// A head for an HTTP/0.9 response, which has none on the wire.
     pub fn http09_response() -> Head {
-        Head {
-            raw: Vec::new(),
-            kind: HeadKind::Response {
+        Head::new(
+            Vec::new(),
+            HeadKind::Response {
                 status: 0,
                 reason: 0..0,
             },
-            version: (0, 9),
-            headers: Vec::new(),
-            wire_len: 0,
-        }
+            (0, 9),
+            Vec::new(),
+            0,
+        )
     }
 }
 
@@ -391,13 +547,13 @@ fn parse_request_strict<'b>(
         target: range_in(buf, path.as_bytes()),
     };
     let headers = header_ranges(buf, req.headers);
-    Ok(Head {
-        raw: buf.to_vec(),
+    Ok(Head::new(
+        buf.to_vec(),
         kind,
-        version: (1, minor),
+        (1, minor),
         headers,
-        wire_len: buf.len() as u64,
-    })
+        buf.len() as u64,
+    ))
 }
 
 fn parse_response_strict<'b>(
@@ -419,16 +575,16 @@ fn parse_response_strict<'b>(
         range_in(buf, reason.as_bytes())
     };
     let headers = header_ranges(buf, resp.headers);
-    Ok(Head {
-        raw: buf.to_vec(),
-        kind: HeadKind::Response {
+    Ok(Head::new(
+        buf.to_vec(),
+        HeadKind::Response {
             status: code,
             reason: reason_range,
         },
-        version: (1, minor),
+        (1, minor),
         headers,
-        wire_len: buf.len() as u64,
-    })
+        buf.len() as u64,
+    ))
 }
 
 fn parse_http09_request(buf: &[u8], anomalies: &mut AnomalySet) -> Option<Head> {
@@ -446,16 +602,16 @@ fn parse_http09_request(buf: &[u8], anomalies: &mut AnomalySet) -> Option<Head> 
     raw.extend_from_slice(method);
     raw.extend_from_slice(target);
     let m = method.len() as u32;
-    Some(Head {
+    Some(Head::new(
         raw,
-        kind: HeadKind::Request {
+        HeadKind::Request {
             method: 0..m,
             target: m..m + target.len() as u32,
         },
-        version: (0, 9),
-        headers: Vec::new(),
-        wire_len: buf.len() as u64,
-    })
+        (0, 9),
+        Vec::new(),
+        buf.len() as u64,
+    ))
 }
 
 /// Lenient head reader: line by line, LF or CRLF, obs-fold joined, lines without a colon
@@ -568,13 +724,7 @@ fn lenient(
         headers.push((ns..vs, vs..raw.len() as u32));
     }
     anomalies.insert(HttpAnomaly::MalformedHead);
-    Some(Head {
-        raw,
-        kind,
-        version,
-        headers,
-        wire_len: buf.len() as u64,
-    })
+    Some(Head::new(raw, kind, version, headers, buf.len() as u64))
 }
 
 #[cfg(test)]
@@ -605,6 +755,71 @@ mod tests {
             panic!("incomplete")
         };
         (parse_request(&buf[..len], http09, 128, &mut a).unwrap(), a)
+    }
+
+    /// The word-at-a-time name comparison agrees with `eq_ignore_ascii_case` for every
+    /// name the index knows against every byte at every position, and on every length.
+    #[test]
+    fn lowercase_name_comparison_matches_eq_ignore_ascii_case() {
+        for f in Field::ALL {
+            let want = f.name().as_bytes();
+            assert!(eq_lowercase_name(want, want));
+            assert!(!eq_lowercase_name(&want[1..], want));
+            for at in 0..want.len() {
+                for b in 0..=255u8 {
+                    let mut name = want.to_vec();
+                    name[at] = b;
+                    assert_eq!(
+                        eq_lowercase_name(&name, want),
+                        name.eq_ignore_ascii_case(want),
+                        "{f:?} with {b:#04x} at {at}"
+                    );
+                }
+            }
+            let upper = want.to_ascii_uppercase();
+            assert!(eq_lowercase_name(&upper, want));
+        }
+        assert!(eq_lowercase_name(b"X-Api-Key-2", b"x-api-key-2"));
+        assert!(!eq_lowercase_name(b"X-Api-Key\r2", b"x-api-key-2"));
+    }
+
+    /// The index answers exactly what a search of every line by name does: first value and
+    /// every value, in order, through duplicates, case variants, look-alike names of the same
+    /// length and the lenient reader's heads.
+    #[test]
+    fn field_index_agrees_with_a_search_by_name() {
+        let heads: [&[u8]; 4] = [
+            b"POST /a HTTP/1.1\r\nHOST: x\r\nContent-Length: 5\r\nX-Long-Header-Nam: 1\r\n\
+              content-length: 6\r\nTransfer-Encoding: gzip\r\nhosT: y\r\n\
+              transfer-encoding: chunked\r\nUser-Agent: ua\r\nContent-Type: a/b\r\n\
+              Content-Encoding: br\r\nUpgrade: h2c\r\nHost: z\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHots: x\r\nContent-Lengtx: 5\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : a\r\nContent-Length: 1\r\n folded\r\n\r\n",
+            b"GET /\r\n",
+        ];
+        for raw in heads {
+            let (h, _) = req(raw);
+            for f in Field::ALL {
+                let searched: Vec<&[u8]> = h
+                    .headers()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(f.name().as_bytes()))
+                    .map(|(_, v)| v)
+                    .collect();
+                let indexed: Vec<&[u8]> = h.field_values(f).collect();
+                assert_eq!(
+                    indexed,
+                    searched,
+                    "{f:?} in {:?}",
+                    String::from_utf8_lossy(raw)
+                );
+                assert_eq!(h.field(f), searched.first().copied(), "{f:?}");
+                assert_eq!(h.field(f), h.value(f.name()), "{f:?}");
+            }
+        }
+        let (h, _) = req(heads[0]);
+        let hosts: Vec<&[u8]> = h.field_values(Field::Host).collect();
+        assert_eq!(hosts, [&b"x"[..], b"y", b"z"]);
+        assert_eq!(h.field(Field::ContentLength), Some(&b"5"[..]));
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use anomaly::{AnomalySet, HttpAnomaly};
 pub use config::HttpConfig;
 pub use connection::{Exchange, HttpConnection, HttpOutput, HttpStats, RequestPart, ResponsePart};
 pub use content::BodyStats;
-pub use head::{Head, HeadKind};
+pub use head::{Field, Head, HeadKind};
 
 #[cfg(test)]
 mod tests;
