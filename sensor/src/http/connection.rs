@@ -213,7 +213,7 @@ impl Side {
         ts: u64,
         data: &[u8],
         is_request: bool,
-        max_header_bytes: usize,
+        (max_header_bytes, max_headers): (usize, usize),
         stats: &mut HttpStats,
     ) -> HeadRead {
         let mut skipped = 0;
@@ -248,6 +248,15 @@ impl Side {
         }
         let old = self.buf.len();
         let end = if old == 0 {
+            if let Some(head) =
+                head::parse_leading(data, is_request, max_headers, &mut self.pending)
+            {
+                return HeadRead::Parsed {
+                    skipped,
+                    used: head.wire_len as usize,
+                    head,
+                };
+            }
             head::find_head_end(data, is_request, 0)
         } else {
             let from = self.scan_from.saturating_sub(3);
@@ -331,6 +340,12 @@ enum HeadRead {
     Pending { used: usize },
     /// After `skipped` empty-line bytes, the data does not start a message of this kind.
     NotAMessage { skipped: usize },
+    /// A head of `used` bytes after `skipped`, parsed where it arrived (it came whole).
+    Parsed {
+        skipped: usize,
+        used: usize,
+        head: Head,
+    },
     /// A complete head of `used` bytes after `skipped`; `buf` holds the whole head when it
     /// was assembled from several pieces.
     Complete {
@@ -504,10 +519,21 @@ impl HttpConnection {
 
     /// Feeds head bytes; returns how many were used.
     fn request_head_bytes(&mut self, ts: u64, data: &[u8], out: &mut HttpOutput) -> usize {
-        let max = self.cfg.max_header_bytes;
+        let max = (self.cfg.max_header_bytes, self.cfg.max_headers);
         let (skipped, used, buf, http09) =
             match self.req.read_head(ts, data, true, max, &mut out.stats) {
                 HeadRead::Pending { used } => return used,
+                HeadRead::Parsed {
+                    skipped,
+                    used,
+                    mut head,
+                } => {
+                    let anomalies = std::mem::take(&mut self.req.pending);
+                    head.wire_len += skipped as u64;
+                    self.request_head(ts, head, anomalies, out);
+                    self.req.recycle(None);
+                    return skipped + used;
+                }
                 HeadRead::NotAMessage { skipped } => {
                     self.not_http_or_resync(Direction::ToServer, out);
                     return skipped;
@@ -720,9 +746,20 @@ impl HttpConnection {
     }
 
     fn response_head_bytes(&mut self, ts: u64, data: &[u8], out: &mut HttpOutput) -> usize {
-        let max = self.cfg.max_header_bytes;
+        let max = (self.cfg.max_header_bytes, self.cfg.max_headers);
         let (skipped, used, buf) = match self.resp.read_head(ts, data, false, max, &mut out.stats) {
             HeadRead::Pending { used } => return used,
+            HeadRead::Parsed {
+                skipped,
+                used,
+                mut head,
+            } => {
+                let anomalies = std::mem::take(&mut self.resp.pending);
+                head.wire_len += skipped as u64;
+                self.response_head(ts, head, anomalies, out);
+                self.resp.recycle(None);
+                return skipped + used;
+            }
             HeadRead::NotAMessage { skipped } => {
                 // The answer to an HTTP/0.9 request has no head: it is all body, until close.
                 let awaiting_09 = self.txns.get(self.resp_cursor).is_some_and(|t| t.http09);

@@ -144,7 +144,7 @@ impl FieldIndex {
 }
 
 /// A parsed request or response head.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     raw: Vec<u8>,
     pub kind: HeadKind,
@@ -528,7 +528,33 @@ pub fn parse_response(buf: &[u8], max_headers: usize, anomalies: &mut AnomalySet
     lenient(buf, false, max_headers, anomalies)
 }
 
-/// httparse on the head; `Err(Partial)` stands for anything it did not accept.
+/// A head at the very start of `buf`, when httparse takes it whole there: the usual case of
+/// a well-formed head that arrived in one piece, which spares the search for where it ends.
+/// The head (and its length, `wire_len`) is what finding the end and parsing up to it gives
+/// (property-tested); `None` sends the caller down that general path. Adds `bare_lf` to
+/// `anomalies` as the general path does.
+pub fn parse_leading(
+    buf: &[u8],
+    is_request: bool,
+    max_headers: usize,
+    anomalies: &mut AnomalySet,
+) -> Option<Head> {
+    let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+    let headers = &mut stack[..max_headers.min(STACK_HEADERS)];
+    let head = if is_request {
+        parse_request_strict(buf, headers)
+    } else {
+        parse_response_strict(buf, headers)
+    }
+    .ok()?;
+    if only_bare_lf(&head.raw) {
+        anomalies.insert(HttpAnomaly::BareLf);
+    }
+    Some(head)
+}
+
+/// httparse on the head (`buf` starts with it; the head is the part httparse says is
+/// complete); `Err(Partial)` stands for anything it did not accept.
 fn parse_request_strict<'b>(
     buf: &'b [u8],
     headers: &mut [MaybeUninit<httparse::Header<'b>>],
@@ -537,11 +563,12 @@ fn parse_request_strict<'b>(
     let status = httparse::ParserConfig::default()
         .allow_multiple_spaces_in_request_line_delimiters(true)
         .parse_request_with_uninit_headers(&mut req, buf, headers)?;
-    let (httparse::Status::Complete(_), Some(method), Some(path), Some(minor)) =
+    let (httparse::Status::Complete(len), Some(method), Some(path), Some(minor)) =
         (status, req.method, req.path, req.version)
     else {
         return Err(httparse::Error::Token);
     };
+    let buf = &buf[..len];
     let kind = HeadKind::Request {
         method: range_in(buf, method.as_bytes()),
         target: range_in(buf, path.as_bytes()),
@@ -563,11 +590,12 @@ fn parse_response_strict<'b>(
     let mut resp = httparse::Response::new(&mut []);
     let status = httparse::ParserConfig::default()
         .parse_response_with_uninit_headers(&mut resp, buf, headers)?;
-    let (httparse::Status::Complete(_), Some(code), Some(minor)) =
+    let (httparse::Status::Complete(len), Some(code), Some(minor)) =
         (status, resp.code, resp.version)
     else {
         return Err(httparse::Error::Token);
     };
+    let buf = &buf[..len];
     let reason = resp.reason.unwrap_or("");
     let reason_range = if reason.is_empty() {
         0..0
@@ -748,6 +776,124 @@ mod tests {
     }
 
     use super::*;
+
+    /// Bytes that look like a head most of the time: a request or status line, header lines
+    /// with names and values drawn from tricky sets, CRLF or bare-LF line ends, an empty line
+    /// (or not), body bytes after it; then a few bytes overwritten at random.
+    fn head_like() -> impl Strategy<Value = Vec<u8>> {
+        let first = proptest::sample::select(vec![
+            &b"GET /a?b=1 HTTP/1.1"[..],
+            b"POST /x HTTP/1.0",
+            b"GET  /two-spaces  HTTP/1.1",
+            b"GET /HTTP/1.1",
+            b"PUT / HTTP/2.0",
+            b"HTTP/1.1 200 OK",
+            b"HTTP/1.0 404 Not Found",
+            b"HTTP/1.1 204 ",
+            b"HTTP/1.1 999",
+            b"G\tET / HTTP/1.1",
+        ]);
+        let name = proptest::sample::select(vec![
+            &b"Host"[..],
+            b"content-length",
+            b"Transfer-Encoding",
+            b"X-A",
+            b"User-Agent",
+            b"Host",
+            b"X-A",
+            b"Content-Type",
+            b"Bad Name",
+            b"",
+        ]);
+        // Mostly ordinary value bytes; now and then a control byte or a line end.
+        let value = proptest::collection::vec(
+            prop_oneof![
+                30 => proptest::sample::select(b"abcdefghijklmnopqrstuvwxyz 0123456789;:,=/.-\t".to_vec()),
+                1 => proptest::sample::select(b"\r\n\x80\x00".to_vec()),
+            ],
+            0..8,
+        );
+        let eol =
+            prop_oneof![8 => Just(&b"\r\n"[..]), 1 => Just(&b"\n"[..]), 1 => Just(&b"\r"[..])];
+        let fold = proptest::bool::weighted(0.1);
+        let line = (name, value, eol.clone(), fold);
+        (
+            first,
+            eol.clone(),
+            proptest::collection::vec(line, 0..6),
+            proptest::option::weighted(0.9, eol),
+            proptest::collection::vec(any::<u8>(), 0..6),
+            proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..2),
+        )
+            .prop_map(|(first, eol1, lines, end, body, edits)| {
+                let mut b = first.to_vec();
+                b.extend_from_slice(eol1);
+                for (n, v, e, fold) in lines {
+                    if fold {
+                        b.push(b' ');
+                    }
+                    b.extend_from_slice(n);
+                    b.extend_from_slice(b": ");
+                    b.extend_from_slice(&v);
+                    b.extend_from_slice(e);
+                }
+                if let Some(e) = end {
+                    b.extend_from_slice(e);
+                }
+                b.extend_from_slice(&body);
+                for (at, byte) in edits {
+                    if !b.is_empty() {
+                        let i = at.index(b.len());
+                        b[i] = byte;
+                    }
+                }
+                b
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// A head parsed where it starts is the one the general path finds: its end where
+        /// the end search puts it, and the same head and anomalies as parsing up to that end.
+        #[test]
+        fn leading_parse_matches_find_end_then_parse(bytes in head_like(), is_request in any::<bool>()) {
+            let mut quick = AnomalySet::default();
+            if let Some(h) = parse_leading(&bytes, is_request, 16, &mut quick) {
+                let len = h.wire_len as usize;
+                prop_assert_eq!(
+                    find_head_end(&bytes, is_request, 0),
+                    HeadEnd::Complete { len, http09: false }
+                );
+                let mut general = AnomalySet::default();
+                let g = if is_request {
+                    parse_request(&bytes[..len], false, 16, &mut general)
+                } else {
+                    parse_response(&bytes[..len], 16, &mut general)
+                };
+                prop_assert_eq!(Some(h), g);
+                prop_assert_eq!(quick, general);
+            }
+        }
+    }
+
+    /// The generator above reaches both outcomes often (a property over inputs that never
+    /// parse would prove nothing).
+    #[test]
+    fn head_like_inputs_often_parse_and_often_do_not() {
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut parsed, mut not) = (0, 0);
+        for i in 0..2000 {
+            let bytes = head_like().new_tree(&mut runner).unwrap().current();
+            let mut a = AnomalySet::default();
+            let is_request = !bytes.starts_with(b"HTTP/") || i % 7 == 0;
+            match parse_leading(&bytes, is_request, 16, &mut a) {
+                Some(_) => parsed += 1,
+                None => not += 1,
+            }
+        }
+        assert!(parsed > 200 && not > 200, "parsed {parsed}, not {not}");
+    }
 
     fn req(buf: &[u8]) -> (Head, AnomalySet) {
         let mut a = AnomalySet::default();
