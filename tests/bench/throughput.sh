@@ -17,6 +17,9 @@
 #   RUNS=5                                 rounds (apitap then Suricata in each); the fastest
 #                                          run of each tool counts, peak RSS is the max
 #   SKIP_SURICATA=1                        apitap figures only
+#   PGO=0                                  only the plain release build (by default the
+#                                          profile-guided build of deploy/build-pgo.sh is
+#                                          measured next to it)
 #   STRICT=1                               exit 1 when a target is missed
 #   KEEP_WORK=1                            keep the temporary directory (configs, logs, eve.json)
 #   CARGO_TARGET_DIR                       as usual (default: target/ in the workspace)
@@ -30,6 +33,7 @@ CLIENTS=${CLIENTS:-2000}
 SEED=${SEED:-1}
 RUNS=${RUNS:-5}
 SKIP_SURICATA=${SKIP_SURICATA:-0}
+PGO=${PGO:-1}
 STRICT=${STRICT:-0}
 OUT_DIR=$ROOT/out/bench
 PCAP_GIVEN=${PCAP:+1}
@@ -204,14 +208,14 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2
 
 # --- apitap -----------------------------------------------------------------------------------
 
-APITAP_ARGS=(replay "$PCAP" --summary-json "$WORK/apitap.run/summary.json" --key-file "$WORK/key" -q)
+APITAP_ARGS=(replay "$PCAP" --key-file "$WORK/key" -q)
 if "$APITAP" replay --help | grep -q -- '--no-progress'; then
     APITAP_ARGS+=(--no-progress)
 fi
 
 # --- Suricata ---------------------------------------------------------------------------------
 
-S_WALL="" S_CPU="" S_RSS_KB="" S_EXCH="" S_VERSION=""
+S_VERSION=""
 if [ "$SKIP_SURICATA" != 1 ]; then
     S_VERSION=$(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n1)
     case "$S_VERSION" in
@@ -273,86 +277,120 @@ fi
 
 # --- rounds -----------------------------------------------------------------------------------
 # Wall time on a shared virtual machine drifts by tens of percent from one minute to the next,
-# so the two tools take turns: each round runs apitap once, then Suricata once, and both best
-# runs come from the same stretch of time. The best of each is the headline ratio; the median
-# of the per-round ratios is printed next to it.
+# so the tools take turns: each round runs every apitap build once, then Suricata once, and
+# all best runs come from the same stretch of time. The best of each is the headline ratio;
+# the median of the per-round ratios is printed next to it.
 
-log "apitap: ${APITAP_ARGS[*]}"
+BUILDS=(release)
+declare -A BIN=([release]=$APITAP)
+if [ "$PGO" = 1 ]; then
+    log "profile-guided build (deploy/build-pgo.sh)"
+    BIN[pgo]=$(bash "$ROOT/deploy/build-pgo.sh" | tail -n1)
+    BUILDS+=(pgo)
+fi
+log "apitap: ${APITAP_ARGS[*]} (builds: ${BUILDS[*]})"
 if [ "$SKIP_SURICATA" != 1 ]; then log "suricata $S_VERSION: suricata -r FILE --runmode single -k none"; fi
-ROUND_RATIOS=""
+declare -A ROUND_RATIOS=() ROUND_WALL=()
 for round in $(seq 1 "$RUNS"); do
-    measure_once apitap "$APITAP" "${APITAP_ARGS[@]}"
-    a_wall=$LAST_WALL
+    for b in "${BUILDS[@]}"; do
+        measure_once "apitap-$b" "${BIN[$b]}" "${APITAP_ARGS[@]}" \
+            --summary-json "$WORK/apitap-$b.run/summary.json"
+        ROUND_WALL[$b]=$LAST_WALL
+    done
     if [ "$SKIP_SURICATA" != 1 ]; then
         measure_once suricata suricata -r "$PCAP" --runmode single -k none -c "$WORK/suricata.yaml" \
             -S "$WORK/empty.rules" -l "$WORK/suricata.run"
-        r=$(awk -v a="$a_wall" -v s="$LAST_WALL" 'BEGIN { printf "%.2f", s / a }')
-        log "round $round: suricata/apitap wall ratio ${r}x"
-        ROUND_RATIOS="$ROUND_RATIOS $r"
+        for b in "${BUILDS[@]}"; do
+            r=$(awk -v a="${ROUND_WALL[$b]}" -v s="$LAST_WALL" 'BEGIN { printf "%.2f", s / a }')
+            log "round $round: suricata/apitap ($b build) wall ratio ${r}x"
+            ROUND_RATIOS[$b]="${ROUND_RATIOS[$b]:-} $r"
+        done
     fi
 done
 
-A_WALL=${BEST_WALL[apitap]} A_CPU=${BEST_CPU[apitap]} A_RSS_KB=${PEAK_KB[apitap]}
-SUMMARY=$WORK/apitap.best/summary.json
+SUMMARY=$WORK/apitap-release.best/summary.json
 # Flat numbers out of the summary JSON without jq: packets.packets, packets.bytes, records.built.
-json_num() { tr -d ' \n' <"$SUMMARY" | grep -o "\"$1\":{[^}]*}" | grep -o "\"$2\":[0-9][0-9]*" | head -n1 | cut -d: -f2; }
-PACKETS=$(json_num packets packets)
-BYTES=$(json_num packets bytes)
-A_EXCH=$(json_num records built)
-A_ELAPSED=$(tr -d ' \n' <"$SUMMARY" | grep -o '"elapsed_secs":[0-9.e-]*' | cut -d: -f2)
-[ -n "$PACKETS" ] && [ -n "$BYTES" ] && [ -n "$A_EXCH" ] || die "could not read $SUMMARY"
+json_num() { tr -d ' \n' <"$1" | grep -o "\"$2\":{[^}]*}" | grep -o "\"$3\":[0-9][0-9]*" | head -n1 | cut -d: -f2; }
+PACKETS=$(json_num "$SUMMARY" packets packets)
+BYTES=$(json_num "$SUMMARY" packets bytes)
+[ -n "$PACKETS" ] && [ -n "$BYTES" ] || die "could not read $SUMMARY"
+declare -A EXCH=()
+for b in "${BUILDS[@]}"; do
+    EXCH[$b]=$(json_num "$WORK/apitap-$b.best/summary.json" records built)
+    [ -n "${EXCH[$b]}" ] || die "could not read the $b build's summary"
+done
+S_EXCH=""
 if [ "$SKIP_SURICATA" != 1 ]; then
-    S_WALL=${BEST_WALL[suricata]} S_CPU=${BEST_CPU[suricata]} S_RSS_KB=${PEAK_KB[suricata]}
     S_EXCH=$(grep -c '"event_type":"http"' "$WORK/suricata.best/eve.json" || true)
 fi
 
 # --- report -----------------------------------------------------------------------------------
 
-rates() { # wall -> "Gbit/s packets/s exchanges/s" (exchanges as counted by that tool)
+rates() { # wall exchanges -> "Gbit/s packets/s exchanges/s" (exchanges as counted by that tool)
     awk -v b="$BYTES" -v p="$PACKETS" -v e="$2" -v w="$1" \
         'BEGIN { printf "%.3f %.0f %.0f", b * 8 / w / 1e9, p / w, e / w }'
 }
-read -r A_GBPS A_PPS A_EPS <<<"$(rates "$A_WALL" "$A_EXCH")"
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+TOOLS=()
+for b in "${BUILDS[@]}"; do TOOLS+=("apitap-$b"); done
+if [ "$SKIP_SURICATA" != 1 ]; then TOOLS+=(suricata); fi
+declare -A T_EXCH=() T_GBPS=() T_PPS=() T_EPS=()
+for t in "${TOOLS[@]}"; do
+    if [ "$t" = suricata ]; then T_EXCH[$t]=$S_EXCH; else T_EXCH[$t]=${EXCH[${t#apitap-}]}; fi
+    read -r T_GBPS[$t] T_PPS[$t] T_EPS[$t] <<<"$(rates "${BEST_WALL[$t]}" "${T_EXCH[$t]}")"
+done
+
 echo
-echo "apitap throughput benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPU(s), best of $RUNS)"
+echo "apitap throughput benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPU(s), best of $RUNS rounds)"
 printf '  capture            %s\n' "$PCAP"
 printf '  file size          %s bytes (%.1f MiB)\n' "$FILE_BYTES" "$(awk -v b="$FILE_BYTES" 'BEGIN { print b / 1048576 }')"
 printf '  packets            %s\n' "$PACKETS"
 printf '  packet bytes       %s\n' "$BYTES"
 printf '  exchanges (gen)    %s\n' "${GEN_EXCHANGES:-?}"
 echo
-printf '  %-22s %14s %14s\n' "" "apitap" "suricata"
-row() { printf '  %-22s %14s %14s\n' "$1" "$2" "${3:--}"; }
-row "exchanges seen" "$A_EXCH" "$S_EXCH"
-row "wall seconds" "$A_WALL" "$S_WALL"
-row "CPU seconds" "$A_CPU" "$S_CPU"
-S_GBPS="" S_PPS="" S_EPS=""
-if [ -n "$S_WALL" ]; then
-    read -r S_GBPS S_PPS S_EPS <<<"$(rates "$S_WALL" "$S_EXCH")"
-fi
-row "Gbit/s" "$A_GBPS" "$S_GBPS"
-row "packets/s" "$A_PPS" "$S_PPS"
-row "exchanges/s" "$A_EPS" "$S_EPS"
-row "peak RSS MiB" "$(awk -v k="$A_RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }')" \
-    "$( [ -n "$S_RSS_KB" ] && awk -v k="$S_RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }')"
-printf '  (apitap own elapsed_secs: %s)\n' "$A_ELAPSED"
+row() {
+    local label=$1 t
+    shift
+    printf '  %-18s' "$label"
+    for t in "${TOOLS[@]}"; do printf ' %16s' "$("$@" "$t")"; done
+    echo
+}
+name_of() { echo "$1"; }
+exch_of() { echo "${T_EXCH[$1]}"; }
+wall_of() { echo "${BEST_WALL[$1]}"; }
+cpu_of() { echo "${BEST_CPU[$1]}"; }
+gbps_of() { echo "${T_GBPS[$1]}"; }
+pps_of() { echo "${T_PPS[$1]}"; }
+eps_of() { echo "${T_EPS[$1]}"; }
+rss_of() { mib "${PEAK_KB[$1]}"; }
+row "" name_of
+row "exchanges seen" exch_of
+row "wall seconds" wall_of
+row "CPU seconds" cpu_of
+row "Gbit/s" gbps_of
+row "packets/s" pps_of
+row "exchanges/s" eps_of
+row "peak RSS MiB" rss_of
 echo
 
 missed=0
-if [ -n "${GEN_EXCHANGES:-}" ] && [ "$A_EXCH" != "$GEN_EXCHANGES" ]; then
-    echo "  WARNING: apitap built $A_EXCH records for $GEN_EXCHANGES generated exchanges"
-fi
-if [ -n "$S_WALL" ]; then
-    ratio=$(awk -v a="$A_WALL" -v s="$S_WALL" 'BEGIN { printf "%.2f", s / a }')
-    cpu_ratio=$(awk -v a="$A_CPU" -v s="$S_CPU" 'BEGIN { if (a > 0) printf "%.2f", s / a; else print "-" }')
-    if awk -v r="$ratio" -v t="$TARGET_RATIO" 'BEGIN { exit !(r >= t) }'; then verdict=met; else verdict=MISSED; missed=1; fi
-    printf '  ratio apitap/suricata  %sx by wall time (%sx by CPU time): target >= %sx %s\n' \
-        "$ratio" "$cpu_ratio" "$TARGET_RATIO" "$verdict"
-    printf '  per-round ratios      %s (median %sx)\n' "${ROUND_RATIOS# }" "$(echo "$ROUND_RATIOS" | median)"
-fi
-rss_mib=$(awk -v k="$A_RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }')
-if awk -v r="$rss_mib" -v t="$TARGET_RSS_MIB" 'BEGIN { exit !(r <= t) }'; then verdict=met; else verdict=MISSED; missed=1; fi
-printf '  apitap peak RSS        %s MiB: target <= %s MiB %s\n' "$rss_mib" "$TARGET_RSS_MIB" "$verdict"
+for b in "${BUILDS[@]}"; do
+    t=apitap-$b
+    if [ -n "${GEN_EXCHANGES:-}" ] && [ "${EXCH[$b]}" != "$GEN_EXCHANGES" ]; then
+        echo "  WARNING: the $b build made ${EXCH[$b]} records for $GEN_EXCHANGES generated exchanges"
+    fi
+    if [ "$SKIP_SURICATA" != 1 ]; then
+        ratio=$(awk -v a="${BEST_WALL[$t]}" -v s="${BEST_WALL[suricata]}" 'BEGIN { printf "%.2f", s / a }')
+        cpu_ratio=$(awk -v a="${BEST_CPU[$t]}" -v s="${BEST_CPU[suricata]}" 'BEGIN { if (a > 0) printf "%.2f", s / a; else print "-" }')
+        if awk -v r="$ratio" -v t="$TARGET_RATIO" 'BEGIN { exit !(r >= t) }'; then verdict=met; else verdict=MISSED; missed=1; fi
+        printf '  %-8s build: %sx Suricata by wall time (%sx by CPU time): target >= %sx %s\n' \
+            "$b" "$ratio" "$cpu_ratio" "$TARGET_RATIO" "$verdict"
+        printf '                  per-round ratios %s (median %sx)\n' "${ROUND_RATIOS[$b]# }" "$(echo "${ROUND_RATIOS[$b]}" | median)"
+    fi
+    rss_mib=$(mib "${PEAK_KB[$t]}")
+    if awk -v r="$rss_mib" -v t="$TARGET_RSS_MIB" 'BEGIN { exit !(r <= t) }'; then verdict=met; else verdict=MISSED; missed=1; fi
+    printf '  %-8s build: peak RSS %s MiB: target <= %s MiB %s\n' "$b" "$rss_mib" "$TARGET_RSS_MIB" "$verdict"
+done
 
 if [ "$STRICT" = 1 ] && [ "$missed" = 1 ]; then
     exit 1
