@@ -248,14 +248,11 @@ impl Side {
         }
         let old = self.buf.len();
         let end = if old == 0 {
-            if let Some(head) =
+            if let Some(mut head) =
                 head::parse_leading(data, is_request, max_headers, &mut self.pending)
             {
-                return HeadRead::Parsed {
-                    skipped,
-                    used: head.wire_len as usize,
-                    head,
-                };
+                head.wire_len += skipped as u64;
+                return HeadRead::Parsed { head };
             }
             head::find_head_end(data, is_request, 0)
         } else {
@@ -340,12 +337,9 @@ enum HeadRead {
     Pending { used: usize },
     /// After `skipped` empty-line bytes, the data does not start a message of this kind.
     NotAMessage { skipped: usize },
-    /// A head of `used` bytes after `skipped`, parsed where it arrived (it came whole).
-    Parsed {
-        skipped: usize,
-        used: usize,
-        head: Head,
-    },
+    /// A head parsed where it arrived (it came whole); its `wire_len` counts the empty-line
+    /// bytes skipped before it, so it is all the data used.
+    Parsed { head: Head },
     /// A complete head of `used` bytes after `skipped`; `buf` holds the whole head when it
     /// was assembled from several pieces.
     Complete {
@@ -523,16 +517,12 @@ impl HttpConnection {
         let (skipped, used, buf, http09) =
             match self.req.read_head(ts, data, true, max, &mut out.stats) {
                 HeadRead::Pending { used } => return used,
-                HeadRead::Parsed {
-                    skipped,
-                    used,
-                    mut head,
-                } => {
+                HeadRead::Parsed { head } => {
+                    let used = head.wire_len as usize;
                     let anomalies = std::mem::take(&mut self.req.pending);
-                    head.wire_len += skipped as u64;
                     self.request_head(ts, head, anomalies, out);
                     self.req.recycle(None);
-                    return skipped + used;
+                    return used;
                 }
                 HeadRead::NotAMessage { skipped } => {
                     self.not_http_or_resync(Direction::ToServer, out);
@@ -749,16 +739,12 @@ impl HttpConnection {
         let max = (self.cfg.max_header_bytes, self.cfg.max_headers);
         let (skipped, used, buf) = match self.resp.read_head(ts, data, false, max, &mut out.stats) {
             HeadRead::Pending { used } => return used,
-            HeadRead::Parsed {
-                skipped,
-                used,
-                mut head,
-            } => {
+            HeadRead::Parsed { head } => {
+                let used = head.wire_len as usize;
                 let anomalies = std::mem::take(&mut self.resp.pending);
-                head.wire_len += skipped as u64;
                 self.response_head(ts, head, anomalies, out);
                 self.resp.recycle(None);
-                return skipped + used;
+                return used;
             }
             HeadRead::NotAMessage { skipped } => {
                 // The answer to an HTTP/0.9 request has no head: it is all body, until close.
