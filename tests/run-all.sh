@@ -17,6 +17,11 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
+# No incremental caches here: this is a one-shot build, and they doubled target/'s size.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+disk_report() { echo "   disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free; target/ $(du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null | cut -f1)"; }
+disk_report
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -26,6 +31,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== building the apitap binary"
 cargo build --quiet -p apitap-sensor --bin apitap
 
+disk_report
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
@@ -40,6 +46,7 @@ fi
 # the Flask/SQLite shop, one python-requests shopper and hydra, recorded by tcpdump, replayed
 # by apitap and checked against the labels it measured (about half a minute, plus installs).
 # The committed captures themselves are checked above (tests/tests/real_captures.rs).
+disk_report
 echo "== real-tool capture smoke (fixtures/real/capture.sh --smoke)"
 if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
   timeout 600 bash fixtures/real/capture.sh --install --smoke
@@ -47,6 +54,8 @@ else
   echo "skipped: needs root and ip netns"
 fi
 
+disk_report
 echo "== fuzzing: every target for a bounded time (libFuzzer via cargo fuzz when it builds)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash fuzz/run.sh --install
+disk_report
 echo "== all tests passed"
