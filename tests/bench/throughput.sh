@@ -18,8 +18,8 @@
 #                                          run of each tool counts, peak RSS is the max
 #   SKIP_SURICATA=1                        apitap figures only
 #   PGO=0                                  only the plain release build (by default the
-#                                          profile-guided build of deploy/build-pgo.sh is
-#                                          measured next to it)
+#                                          optimised build of deploy/build-pgo.sh, PGO then
+#                                          BOLT, is measured next to it)
 #   STRICT=1                               exit 1 when a target is missed
 #   KEEP_WORK=1                            keep the temporary directory (configs, logs, eve.json)
 #   CARGO_TARGET_DIR                       as usual (default: target/ in the workspace)
