@@ -110,7 +110,8 @@ if [ -n "$BOLT_TOOL" ]; then
         >"$WORK/bolt-instrument.log" 2>&1 || { cat "$WORK/bolt-instrument.log" >&2; exit 1; }
     log "BOLT: training"
     train "$WORK/apitap.instrumented"
-    "$BOLT_DIR/merge-fdata" "$WORK"/bolt/*.fdata >"$WORK/bolt.fdata" 2>/dev/null
+    "$BOLT_DIR/merge-fdata" "$WORK"/bolt/*.fdata >"$WORK/bolt.fdata" 2>"$WORK/bolt-merge.log" ||
+        { cat "$WORK/bolt-merge.log" >&2; exit 1; }
     log "BOLT: laying out"
     "$BOLT_TOOL" "$USE_DIR/release/apitap" -o "$OUT.tmp" -data="$WORK/bolt.fdata" \
         -reorder-blocks=ext-tsp -reorder-functions=hfsort+ -split-functions -split-all-cold \
