@@ -180,9 +180,12 @@ impl Analyzer {
         let host = r.url.domain.as_deref().unwrap_or("");
         let mut template = std::mem::take(&mut self.template_buf);
         let mut endpoint = std::mem::take(&mut self.endpoint_buf);
-        let object_position = self
+        let templated = self
             .templater
             .template_into(host, &r.url.path, &mut template);
+        let method: &str = &r.http.request.method;
+        let endpoint_key = template::endpoint_key(templated.template_key, method);
+        let host_endpoint_key = template::endpoint_key(templated.host_template_key, method);
         endpoint.clear();
         endpoint.push_str(&r.http.request.method);
         endpoint.push(' ');
@@ -198,15 +201,17 @@ impl Analyzer {
             ip: r.source.ip,
             endpoint: &endpoint,
             template: &template,
-            object_position,
+            endpoint_key,
+            user_key: r.user.as_ref().map(|u| hashing::hash64(&*u.id)),
+            object_position: templated.object_position,
             status: r.http.response.as_ref().map(|s| s.status_code),
             login,
         };
         let f = Features::of(r);
         let src = self.sources.entry(&o.ip, o.ts);
-        let seen = self
-            .baselines
-            .learn(&f, r, &mut src.baseline, host, &endpoint);
+        let seen =
+            self.baselines
+                .learn(&f, r, &mut src.baseline, host, &endpoint, host_endpoint_key);
         if !self.alerting {
             self.template_buf = template;
             self.endpoint_buf = endpoint;

@@ -76,6 +76,9 @@ struct CachedTemplate {
     template: Box<str>,
     /// [`object_position`] of the template.
     object_position: Option<usize>,
+    /// [`Templated::template_key`] and [`Templated::host_template_key`] of the template.
+    template_key: u64,
+    host_template_key: u64,
     slugs: u64,
     positions_full: u64,
 }
@@ -206,6 +209,26 @@ fn is_date(b: &[u8]) -> bool {
         })
 }
 
+/// What templating a path gives besides the template text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Templated {
+    /// [`object_position`] of the template.
+    pub object_position: Option<usize>,
+    /// The hash of the template alone (cached with it): with the method it makes the key of
+    /// the endpoint on any host ([`endpoint_key`]), which detectors key per-endpoint state
+    /// by, so no per-request state hashes the strings.
+    pub template_key: u64,
+    /// The hash of host and template: with the method it makes the key of the endpoint on
+    /// this host, which the endpoint baselines are keyed by.
+    pub host_template_key: u64,
+}
+
+/// The key of endpoint `METHOD template`, from [`Templated::template_key`] (any host) or
+/// [`Templated::host_template_key`] (one host).
+pub fn endpoint_key(template_key: u64, method: &str) -> u64 {
+    hash64(&(template_key, method))
+}
+
 /// Placeholders that stand for one object of a collection.
 const OBJECT_PLACEHOLDERS: [&str; 3] = ["{id}", "{uuid}", "{hash}"];
 
@@ -306,8 +329,8 @@ impl Templater {
     }
 
     /// [`Templater::template`] into a reused buffer (cleared first); returns the template's
-    /// [`object_position`] (cached with it).
-    pub fn template_into(&mut self, host: &str, path: &str, out: &mut String) -> Option<usize> {
+    /// [`object_position`] and key (cached with it).
+    pub fn template_into(&mut self, host: &str, path: &str, out: &mut String) -> Templated {
         out.clear();
         // The path with every shape-parameter segment already a placeholder: what the
         // template depends on (with the learned positions), so `/users/1` and `/users/2`
@@ -315,18 +338,26 @@ impl Templater {
         let mut shape = std::mem::take(&mut self.shape_buf);
         self.shape_view(path, &mut shape);
         let key = hash64(&(host, shape.as_str()));
-        let position = match self.cache.get(&key) {
+        let templated = match self.cache.get(&key) {
             Some(c) if *c.host == *host && *c.shape == *shape => {
                 out.push_str(&c.template);
                 self.stats.slugs += c.slugs;
                 self.stats.positions_full += c.positions_full;
                 self.stats.cache_hits += 1;
-                c.object_position
+                Templated {
+                    object_position: c.object_position,
+                    template_key: c.template_key,
+                    host_template_key: c.host_template_key,
+                }
             }
             _ => {
                 let (slugs, full) = (self.stats.slugs, self.stats.positions_full);
                 self.walk(host, &shape, out);
-                let position = object_position(out);
+                let templated = Templated {
+                    object_position: object_position(out),
+                    template_key: hash64(out.as_str()),
+                    host_template_key: hash64(&(host, out.as_str())),
+                };
                 if self.config.cache_entries > 0 {
                     if self.cache.len() >= self.config.cache_entries {
                         self.cache.clear();
@@ -338,17 +369,19 @@ impl Templater {
                             host: host.into(),
                             shape: shape.as_str().into(),
                             template: out.as_str().into(),
-                            object_position: position,
+                            object_position: templated.object_position,
+                            template_key: templated.template_key,
+                            host_template_key: templated.host_template_key,
                             slugs: self.stats.slugs - slugs,
                             positions_full: self.stats.positions_full - full,
                         },
                     );
                 }
-                position
+                templated
             }
         };
         self.shape_buf = shape;
-        position
+        templated
     }
 
     /// `/`-joined segments of `path` (at most `max_segments`, then `{rest}`), each shape
@@ -555,8 +588,10 @@ mod tests {
             "/42",
         ] {
             for _ in 0..2 {
-                let position = t.template_into("h", path, &mut out);
-                assert_eq!(position, object_position(&out), "{path}");
+                let templated = t.template_into("h", path, &mut out);
+                assert_eq!(templated.object_position, object_position(&out), "{path}");
+                assert_eq!(templated.template_key, hash64(out.as_str()));
+                assert_eq!(templated.host_template_key, hash64(&("h", out.as_str())));
             }
         }
         assert_eq!(t.stats.cache_hits, 6);

@@ -398,6 +398,14 @@ pub struct IdentityBaseline {
     pub last_ip: Option<IpAddr>,
 }
 
+/// The [`crate::template::endpoint_key`] of an endpoint baseline's name (`host METHOD
+/// /template`), as learning computed it.
+fn endpoint_key_of_name(name: &str) -> u64 {
+    let (host, endpoint) = name.split_once(' ').unwrap_or(("", ""));
+    let (method, template) = endpoint.split_once(' ').unwrap_or(("", ""));
+    crate::template::endpoint_key(crate::hashing::hash64(&(host, template)), method)
+}
+
 /// What is normal for one endpoint template.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EndpointBaseline {
@@ -549,7 +557,7 @@ impl Baselines {
     }
 
     /// Learns one exchange of `ip` (whose baseline is `ip_base`) on `endpoint` (`METHOD
-    /// /template` of `host`).
+    /// /template` of `host`, whose [`crate::template::endpoint_key`] is `endpoint_key`).
     #[allow(clippy::too_many_arguments)]
     pub fn learn<'a>(
         &'a mut self,
@@ -558,6 +566,7 @@ impl Baselines {
         ip_base: &mut ActorBaseline,
         host: &str,
         endpoint: &str,
+        endpoint_key: u64,
     ) -> Seen<'a> {
         if self.last_ts == 0 {
             self.last_ts = f.ts;
@@ -591,8 +600,7 @@ impl Baselines {
             g.actor_minute_requests.add(n as u64);
         }
         self.stats.fingerprint_changes += u64::from(new_fp);
-        let key = crate::hashing::hash64(&(host, endpoint));
-        let endpoint_slot = self.endpoints.entry_slot(&key, f.ts);
+        let endpoint_slot = self.endpoints.entry_slot(&endpoint_key, f.ts);
         let e = self.endpoints.at_mut(endpoint_slot);
         if e.name.is_empty() {
             e.name = format!("{host} {endpoint}").into();
@@ -661,8 +669,7 @@ impl Baselines {
         self.last_ts = s.last_ts;
         self.global = s.global;
         for e in s.endpoints {
-            let (host, endpoint) = e.baseline.name.split_once(' ').unwrap_or(("", ""));
-            let key = crate::hashing::hash64(&(host, endpoint));
+            let key = endpoint_key_of_name(&e.baseline.name);
             self.endpoints.insert(key, e.baseline, e.last_seen);
         }
         for i in s.identities {

@@ -146,6 +146,16 @@ fn minute_index(ts: u64) -> u32 {
     (ts / MINUTE).min(u64::from(u32::MAX)) as u32
 }
 
+/// `times` EWMA steps towards a zero count, exactly as [`HourlyRate::fold`] computes each.
+fn decay_towards_zero(v: &mut f32, alpha: f32, times: u32) {
+    for _ in 0..times {
+        if *v == 0.0 {
+            return;
+        }
+        *v += alpha * (0.0 - *v);
+    }
+}
+
 fn hour_of(minute: u32) -> usize {
     ((minute / 60) % 24) as usize
 }
@@ -189,10 +199,8 @@ impl HourlyRate {
         }
         self.started = true;
         let gap = m - self.minute - 1;
-        // Empty minutes: at most one day of them one by one, a longer gap as a whole.
-        for i in 0..gap.min(24 * 60) {
-            self.fold(self.minute + i + 1, 0.0, &mut fresh);
-        }
+        // Empty minutes: at most one day of them minute by minute, a longer gap as a whole.
+        self.fold_empty(self.minute + 1, gap.min(24 * 60), &mut fresh);
         if gap > 24 * 60 {
             let per_bucket = ((gap - 24 * 60) / 24).min(i32::MAX as u32) as i32;
             self.overall *= (1.0 - ALPHA_ALL).powi(per_bucket.saturating_mul(24));
@@ -202,6 +210,40 @@ impl HourlyRate {
         }
         self.minute = m;
         self.count = 0.0;
+    }
+
+    /// Folds `n` empty minutes from `first` on: the same arithmetic as `n` calls of
+    /// [`Self::fold`] with a zero count, in the same order per average (the overall and each
+    /// hour bucket are independent), but with the hour looked up once per run of minutes in
+    /// that hour, and a zero average left as it is (decaying zero gives zero). An actor back
+    /// after an hour away folded 60 minutes at about 27 instructions each, which on a replay
+    /// of many returning clients was a twentieth of all the analyzer's work.
+    fn fold_empty(&mut self, first: u32, n: u32, fresh: &mut bool) {
+        if n == 0 {
+            return;
+        }
+        let mut overall_minutes = n;
+        if *fresh {
+            self.overall = 0.0;
+            *fresh = false;
+            overall_minutes -= 1;
+        }
+        decay_towards_zero(&mut self.overall, ALPHA_ALL, overall_minutes);
+        let (mut minute, mut left) = (first, n);
+        while left > 0 {
+            let h = hour_of(minute);
+            let run = (60 - minute % 60).min(left);
+            let mut decays = run;
+            if self.minutes_by_hour[h] == 0 {
+                self.by_hour[h] = 0.0;
+                decays -= 1;
+            }
+            decay_towards_zero(&mut self.by_hour[h], ALPHA_HOUR, decays);
+            self.minutes_by_hour[h] =
+                self.minutes_by_hour[h].saturating_add(u8::try_from(run).unwrap_or(u8::MAX));
+            minute += run;
+            left -= run;
+        }
     }
 
     /// Folds one minute's count in; `fresh` is true until the first minute is learned.
@@ -328,6 +370,48 @@ mod tests {
         let at9 = r.expected_per_minute(3 * day + 9 * 60 * MINUTE);
         let at3 = r.expected_per_minute(3 * day + 3 * 60 * MINUTE);
         assert!(at9 > 5.0 && at3 < 2.0, "{at9} {at3}");
+    }
+
+    #[test]
+    fn empty_minutes_fold_as_one_by_one() {
+        // States: fresh, learned in some hours only, saturated counters; gaps that start
+        // mid-hour, cross midnight, and span a whole day.
+        let mut states = vec![HourlyRate::default()];
+        let mut r = HourlyRate::default();
+        for k in 0..500u64 {
+            r.add(MINUTE * (1000 + k * 7) + k);
+            if k % 50 == 0 {
+                states.push(r.clone());
+            }
+        }
+        let mut saturated = r.clone();
+        saturated.minutes_by_hour = [255; 24];
+        states.push(saturated);
+        for state in states {
+            for first in [1u32, 59, 60, 61, 1439, 1440, 2000] {
+                for n in [0u32, 1, 2, 59, 60, 61, 300, 1440] {
+                    for fresh in [true, false] {
+                        let mut one_by_one = state.clone();
+                        let mut f1 = fresh;
+                        for i in 0..n {
+                            one_by_one.fold(first + i, 0.0, &mut f1);
+                        }
+                        let mut at_once = state.clone();
+                        let mut f2 = fresh;
+                        at_once.fold_empty(first, n, &mut f2);
+                        assert_eq!(f1, f2);
+                        assert_eq!(one_by_one.overall.to_bits(), at_once.overall.to_bits());
+                        for h in 0..24 {
+                            assert_eq!(
+                                one_by_one.by_hour[h].to_bits(),
+                                at_once.by_hour[h].to_bits()
+                            );
+                        }
+                        assert_eq!(one_by_one.minutes_by_hour, at_once.minutes_by_hour);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,11 @@
 use super::*;
 use crate::test_support::{rec_with, S, T0};
 
+/// The endpoint key learning uses for `host METHOD /template`.
+fn key(name: &str) -> u64 {
+    endpoint_key_of_name(name)
+}
+
 fn baselines(warmup_secs: u64) -> Baselines {
     let cfg = BaselineConfig {
         warmup_secs,
@@ -31,7 +36,14 @@ fn learns_mix_volume_and_warms_up_on_packet_time() {
             id,
         );
         let f = Features::of(&r);
-        let seen = b.learn(&f, &r, &mut ip, "api.test", "GET /api/v1/users/{id}");
+        let seen = b.learn(
+            &f,
+            &r,
+            &mut ip,
+            "api.test",
+            "GET /api/v1/users/{id}",
+            key("api.test GET /api/v1/users/{id}"),
+        );
         assert_eq!(seen.warm, i >= 600, "{i}");
     }
     let e = b.endpoints.iter().next().unwrap().2;
@@ -57,7 +69,14 @@ fn a_long_idle_gap_is_not_learned_time() {
     let mut ip = ActorBaseline::default();
     for ts in [T0, T0 + 10 * S, T0 + 10 * 3600 * S] {
         let r = rec_with(ts, "198.18.0.1", "/x", 200, 10, None);
-        b.learn(&Features::of(&r), &r, &mut ip, "h", "GET /x");
+        b.learn(
+            &Features::of(&r),
+            &r,
+            &mut ip,
+            "h",
+            "GET /x",
+            key("h GET /x"),
+        );
     }
     assert_eq!(b.stats().learned_secs, 310);
     assert!(!b.warm());
@@ -87,7 +106,14 @@ fn merged_parts_split_back_to_the_same_totals() {
         let mut ip = ActorBaseline::default();
         for i in 0..600u64 {
             let r = rec_with(T0 + i * S, "198.18.0.1", "/x", 200, 100 * (w + 1), None);
-            b.learn(&Features::of(&r), &r, &mut ip, "h", "GET /x");
+            b.learn(
+                &Features::of(&r),
+                &r,
+                &mut ip,
+                "h",
+                "GET /x",
+                key("h GET /x"),
+            );
         }
         parts.push(b.export());
     }
@@ -208,4 +234,15 @@ fn without_a_snapshot_a_restart_warms_up_again_and_forgets() {
         |a| a.apitap.category == apitap_proto::Category::DataExfiltration
             && a.timestamp < T0 + 40 * 60 * S
     ));
+}
+
+#[test]
+fn a_loaded_endpoint_is_keyed_as_learning_keys_it() {
+    // The analyzer keys an endpoint by its templater's host-and-template hash and the method;
+    // a snapshot only has the name, so loading must rebuild the same key (empty host too).
+    for (host, method, template) in [("api.test", "GET", "/users/{id}"), ("", "POST", "/")] {
+        let learned =
+            crate::template::endpoint_key(crate::hashing::hash64(&(host, template)), method);
+        assert_eq!(key(&format!("{host} {method} {template}")), learned);
+    }
 }

@@ -238,7 +238,7 @@ impl CredentialStuffing {
             Grouping::Shape => header_shape(o),
             Grouping::Prefix => hash64(&prefix),
         };
-        let key = hash64(&(g, o.endpoint, value));
+        let key = hash64(&(g, o.endpoint_key, value));
         let c = if login.failed {
             self.campaigns.entry(&key, o.ts)
         } else {

@@ -58,9 +58,9 @@ impl Enumeration {
         let id = object_id(&o.record.url.path, o.object_position?)?;
         let w = self.config.window_secs * SECOND;
         // The walker: its identity when it has one, else its address.
-        let key = match &o.record.user {
-            Some(u) => crate::hashing::hash64(&(&*u.id, o.endpoint)),
-            None => crate::hashing::hash64(&(o.ip, o.endpoint)),
+        let key = match o.user_key {
+            Some(u) => crate::hashing::hash64(&(u, o.endpoint_key)),
+            None => crate::hashing::hash64(&(o.ip, o.endpoint_key)),
         };
         let s = self.walks.entry(&key, o.ts);
         if s.requests.value(o.ts, w) < 1.0 {

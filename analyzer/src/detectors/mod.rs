@@ -57,6 +57,11 @@ pub struct Observation<'a> {
     pub endpoint: &'a str,
     /// The templated path alone.
     pub template: &'a str,
+    /// [`crate::template::endpoint_key`] of `endpoint` (on any host, as detectors key
+    /// per-endpoint state; hashed once per record, not once per detector).
+    pub endpoint_key: u64,
+    /// Hash of the record's `user.id`, when it has one (per-user state is keyed by it).
+    pub user_key: Option<u64>,
     /// Segment index of the object id when the template is an object endpoint
     /// ([`crate::template::object_position`]).
     pub object_position: Option<usize>,
@@ -126,6 +131,8 @@ mod tests {
             ip: r.source.ip,
             endpoint: "GET /x",
             template: "/x",
+            endpoint_key: 0,
+            user_key: None,
             object_position: None,
             status: Some(404),
             login: None,

@@ -77,7 +77,7 @@ impl Scraping {
         s.pages.add(
             o.ts,
             w,
-            crate::hashing::hash64(&(o.endpoint, page)),
+            crate::hashing::hash64(&(o.endpoint_key, page)),
             self.distinct_cap,
         );
         let pages = s.pages.count();

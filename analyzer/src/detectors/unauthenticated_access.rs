@@ -66,7 +66,7 @@ impl UnauthenticatedAccess {
             s.endpoints.clear();
         }
         s.successes.add(o.ts, w);
-        let h = crate::hashing::hash64(o.endpoint);
+        let h = o.endpoint_key;
         if !s.endpoints.contains(&h) && s.endpoints.len() < 16 {
             s.endpoints.push(h);
         }
