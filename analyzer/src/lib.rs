@@ -257,9 +257,12 @@ impl Analyzer {
         }
         let mut ato: [Option<Candidate>; 2] = Default::default();
         self.account_takeover.observe(&o, &mut ato);
-        let [a, b] = ato;
-        offer(a);
-        offer(b);
+        // Moved out only when there is one (moving the pair cost a copy of both per record).
+        for c in &mut ato {
+            if c.is_some() {
+                offer(c.take());
+            }
+        }
         offer(self.data_exfiltration.observe(&o, &f, &src.baseline, &seen));
         offer(
             self.unauthenticated_access

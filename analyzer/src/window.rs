@@ -156,8 +156,13 @@ fn hll_estimate(regs: &[u8; HLL_REGISTERS]) -> f64 {
 }
 
 impl Half {
+    /// Empties the half, keeping an exact set's allocation (a half is cleared at every
+    /// rotation, and growing a fresh vector back cost more than the set's own work).
     fn clear(&mut self) {
-        *self = Half::Exact(Vec::new());
+        match self {
+            Half::Exact(v) => v.clear(),
+            Half::Sketch(_) => *self = Half::Exact(Vec::new()),
+        }
     }
 
     fn contains(&self, h: u64) -> bool {
