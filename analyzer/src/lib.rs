@@ -190,6 +190,13 @@ impl Analyzer {
         endpoint.push_str(&r.http.request.method);
         endpoint.push(' ');
         endpoint.push_str(&template);
+        let identity_key = r.apitap.identity.as_ref().map(|i| hashing::hash64(&*i.id));
+        // The sensor writes the same id to both when the identity names the user.
+        let user_key = match (&r.user, &r.apitap.identity) {
+            (Some(u), Some(i)) if u.id == i.id => identity_key,
+            (Some(u), _) => Some(hashing::hash64(&*u.id)),
+            (None, _) => None,
+        };
         let login = login::login_attempt(r, &self.account_hasher);
         if let Some(l) = login {
             self.login_attempts += 1;
@@ -202,7 +209,12 @@ impl Analyzer {
             endpoint: &endpoint,
             template: &template,
             endpoint_key,
-            user_key: r.user.as_ref().map(|u| hashing::hash64(&*u.id)),
+            user_key,
+            identity_key,
+            user_agent_key: r
+                .user_agent
+                .as_ref()
+                .map_or(0, |u| hashing::hash64(u.original.as_str())),
             object_position: templated.object_position,
             status: r.http.response.as_ref().map(|s| s.status_code),
             login,

@@ -338,6 +338,38 @@ fn scripted_clockwork_client_is_a_bot_but_a_monitor_is_not() {
 }
 
 #[test]
+fn a_source_that_changes_its_client_is_judged_by_the_new_one() {
+    // The bot detector remembers what a source's user agent is; a browser that turns into a
+    // script on the same address (and back) must be read again each time.
+    let client = |i: u64| match i {
+        0..=99 => "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+        100..=299 => "python-requests/2.31",
+        _ => "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+    };
+    let records: Vec<_> = (0..400u64)
+        .map(|i| {
+            with_ua(
+                rec(
+                    T0 + i * S,
+                    "203.0.113.23",
+                    "GET",
+                    "/api/v1/products",
+                    200,
+                    b"",
+                ),
+                client(i),
+            )
+        })
+        .collect();
+    let alerts = run(&records).0;
+    assert_eq!(categories(&alerts), [Category::Bot]);
+    assert!(alerts[0].timestamp >= T0 + 100 * S);
+    // A browser alone at the same clockwork pace is not one.
+    let browser: Vec<_> = records.iter().take(100).cloned().collect();
+    assert!(run(&browser).0.is_empty());
+}
+
+#[test]
 fn headless_browser_driving_a_user_session_is_a_bot_despite_its_token() {
     // A scalper: a logged-in user's token, headless Chrome, a request every 333 ms cycling
     // product -> cart -> checkout.

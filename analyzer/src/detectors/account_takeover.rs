@@ -13,7 +13,8 @@
 //!   share no /16 (IPv4) or /32 (IPv6) at least `min_network_switches` times within
 //!   `concurrent_secs` — two parties holding the same token at once.
 //!
-//! State is per identity (the keyed hash the sensor puts on the record), bounded by
+//! State is per identity (the keyed hash the sensor puts on the record; the table holds a
+//! 64-bit hash of it, computed once per record for every detector), bounded by
 //! `max_actors` with evictions counted. Networks are /24 (IPv4) or /48 (IPv6) prefixes;
 //! fingerprints are the user agent's hash. The sensor shards records with an identity by
 //! that identity, so one worker sees all of an identity's requests.
@@ -21,12 +22,10 @@
 use super::{Candidate, Observation, SECOND};
 use crate::actors::ActorTable;
 use crate::config::AccountTakeoverConfig;
-use crate::hashing::hash64;
 use crate::window::WindowCount;
 use crate::words::WordSet;
 use apitap_proto::{Category, Evidence, Measure, Recommendation, Severity};
 use std::net::IpAddr;
-use std::sync::Arc;
 
 /// Networks and fingerprints remembered per identity.
 const KNOWN: usize = 4;
@@ -62,7 +61,8 @@ pub struct State {
 
 pub struct AccountTakeover {
     config: AccountTakeoverConfig,
-    pub identities: ActorTable<Arc<str>, State>,
+    /// Keyed by the hash of the identity ([`Observation::identity_key`]).
+    pub identities: ActorTable<u64, State>,
 }
 
 fn network(ip: IpAddr, wide: bool) -> u64 {
@@ -258,7 +258,7 @@ impl AccountTakeover {
     /// An authenticated exchange; candidates for lock-out changes and concurrent use.
     pub fn observe(&mut self, o: &Observation<'_>, out: &mut [Option<Candidate>; 2]) {
         let r = o.record;
-        let Some(id) = r.apitap.identity.as_ref() else {
+        let (Some(id), Some(key)) = (r.apitap.identity.as_ref(), o.identity_key) else {
             return;
         };
         let ok = o.status.is_some_and(|s| (200..400).contains(&s));
@@ -267,17 +267,13 @@ impl AccountTakeover {
         }
         let cfg = &self.config;
         let w = cfg.window_secs * SECOND;
-        let s = self.identities.entry(&id.id, o.ts);
+        let s = self.identities.entry(&key, o.ts);
         if s.history == 0 {
             s.first_seen = o.ts;
         }
         let established = s.history >= u64::from(cfg.min_history_requests)
             && o.ts.saturating_sub(s.first_seen) >= cfg.min_history_secs * SECOND;
-        let ua = r
-            .user_agent
-            .as_ref()
-            .map(|u| hash64(u.original.as_str()))
-            .unwrap_or(0);
+        let ua = o.user_agent_key;
         let known_net = remember(&mut s.nets, network(o.ip, false), o.ts);
         let known_fp = remember(&mut s.fingerprints, ua, o.ts);
         if established && !known_net && !known_fp {

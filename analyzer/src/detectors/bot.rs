@@ -32,6 +32,31 @@ pub struct State {
     mean_gap_ms: f64,
     var_gap: f64,
     first_seen: u64,
+    /// The last user agent's hash ([`Observation::user_agent_key`]) and what it was found
+    /// to be: a source keeps its client, so the word lists run once per client change.
+    user_agent: Option<(u64, UserAgentClass)>,
+}
+
+/// What a user agent says about the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UserAgentClass {
+    /// The [`GOOD_BOTS`] name it carries.
+    good_bot: Option<&'static str>,
+    /// `no_user_agent`, or the [`SCRIPTED`] fragment it carries.
+    automation: Option<&'static str>,
+}
+
+impl UserAgentClass {
+    fn of(ua: &str) -> UserAgentClass {
+        UserAgentClass {
+            good_bot: GOOD_BOT_UA.first(ua.as_bytes()),
+            automation: if ua.trim().is_empty() {
+                Some("no_user_agent")
+            } else {
+                SCRIPTED_UA.first(ua.as_bytes())
+            },
+        }
+    }
 }
 
 /// User-agent fragments of scripting libraries, tools, scanners and headless browsers
@@ -173,12 +198,16 @@ impl Bot {
         if requests < f64::from(self.config.min_requests) || s.gaps < 20 {
             return None;
         }
-        let ua = r
-            .user_agent
-            .as_ref()
-            .map(|u| u.original.as_str())
-            .unwrap_or("");
-        if let Some(good) = GOOD_BOT_UA.first(ua.as_bytes()) {
+        let class = match s.user_agent {
+            Some((key, class)) if key == o.user_agent_key => class,
+            _ => {
+                let ua = r.user_agent.as_ref().map_or("", |u| u.original.as_str());
+                let class = UserAgentClass::of(ua);
+                s.user_agent = Some((o.user_agent_key, class));
+                class
+            }
+        };
+        if let Some(good) = class.good_bot {
             if self.verified.is_empty() || self.verified.iter().any(|p| p.contains(o.ip)) {
                 return None;
             }
@@ -191,11 +220,7 @@ impl Bot {
                 Severity::High,
             ));
         }
-        let fingerprint = if ua.trim().is_empty() {
-            Some("no_user_agent")
-        } else {
-            SCRIPTED_UA.first(ua.as_bytes())
-        }?;
+        let fingerprint = class.automation?;
         // Declared integrations (API keys, tokens) are automated by design: a source that
         // mostly authenticates is one, even when some of its requests lack credentials —
         // unless it drives a headless browser, which integrations do not: that is a user's

@@ -62,6 +62,10 @@ pub struct Observation<'a> {
     pub endpoint_key: u64,
     /// Hash of the record's `user.id`, when it has one (per-user state is keyed by it).
     pub user_key: Option<u64>,
+    /// Hash of the record's `apitap.identity.id`, when it has one.
+    pub identity_key: Option<u64>,
+    /// Hash of the user agent (0 without one): what per-actor state remembers a client by.
+    pub user_agent_key: u64,
     /// Segment index of the object id when the template is an object endpoint
     /// ([`crate::template::object_position`]).
     pub object_position: Option<usize>,
@@ -133,6 +137,8 @@ mod tests {
             template: "/x",
             endpoint_key: 0,
             user_key: None,
+            identity_key: None,
+            user_agent_key: 0,
             object_position: None,
             status: Some(404),
             login: None,
