@@ -185,17 +185,24 @@ impl Analyzer {
             .template_into(host, &r.url.path, &mut template);
         let method: &str = &r.http.request.method;
         let endpoint_key = template::endpoint_key(templated.template_key, method);
-        let host_endpoint_key = template::endpoint_key(templated.host_template_key, method);
         endpoint.clear();
         endpoint.push_str(&r.http.request.method);
         endpoint.push(' ');
         endpoint.push_str(&template);
-        let identity_key = r.apitap.identity.as_ref().map(|i| hashing::hash64(&*i.id));
+        let identity_key = r
+            .apitap
+            .identity
+            .as_ref()
+            .map(|i| baseline::identity_key(&i.id));
         // The sensor writes the same id to both when the identity names the user.
         let user_key = match (&r.user, &r.apitap.identity) {
             (Some(u), Some(i)) if u.id == i.id => identity_key,
-            (Some(u), _) => Some(hashing::hash64(&*u.id)),
+            (Some(u), _) => Some(baseline::identity_key(&u.id)),
             (None, _) => None,
+        };
+        let keys = baseline::Keys {
+            host_endpoint: template::endpoint_key(templated.host_template_key, method),
+            identity: user_key.or(identity_key),
         };
         let login = login::login_attempt(r, &self.account_hasher);
         if let Some(l) = login {
@@ -221,9 +228,9 @@ impl Analyzer {
         };
         let f = Features::of(r);
         let src = self.sources.entry(&o.ip, o.ts);
-        let seen =
-            self.baselines
-                .learn(&f, r, &mut src.baseline, host, &endpoint, host_endpoint_key);
+        let seen = self
+            .baselines
+            .learn(&f, r, &mut src.baseline, host, &endpoint, keys);
         if !self.alerting {
             self.template_buf = template;
             self.endpoint_buf = endpoint;

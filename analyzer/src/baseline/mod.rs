@@ -519,6 +519,20 @@ pub struct Seen<'a> {
     pub new_fingerprint: bool,
 }
 
+/// The table keys of one record's endpoint and identity, hashed once per record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keys {
+    /// [`crate::template::endpoint_key`] of the endpoint on its host.
+    pub host_endpoint: u64,
+    /// Hash of the identity learned: `user.id`, else `apitap.identity.id`.
+    pub identity: Option<u64>,
+}
+
+/// The [`Keys::identity`] of an identity.
+pub fn identity_key(id: &str) -> u64 {
+    crate::hashing::hash64(id)
+}
+
 /// Endpoint, identity and global baselines of one worker (per-address ones live in the
 /// per-source table entry, next to the detectors' state).
 pub struct Baselines {
@@ -527,7 +541,8 @@ pub struct Baselines {
     window_ns: u64,
     pub global: GlobalBaseline,
     endpoints: ActorTable<u64, EndpointBaseline>,
-    identities: ActorTable<Arc<str>, IdentityBaseline>,
+    /// Keyed by the identity's hash ([`Keys::identity`]), holding the identity itself.
+    identities: ActorTable<u64, (Arc<str>, IdentityBaseline)>,
     learned_ns: u64,
     last_ts: u64,
     stats: BaselineStats,
@@ -557,7 +572,7 @@ impl Baselines {
     }
 
     /// Learns one exchange of `ip` (whose baseline is `ip_base`) on `endpoint` (`METHOD
-    /// /template` of `host`, whose [`crate::template::endpoint_key`] is `endpoint_key`).
+    /// /template` of `host`); `keys` are the record's table keys.
     #[allow(clippy::too_many_arguments)]
     pub fn learn<'a>(
         &'a mut self,
@@ -566,7 +581,7 @@ impl Baselines {
         ip_base: &mut ActorBaseline,
         host: &str,
         endpoint: &str,
-        endpoint_key: u64,
+        keys: Keys,
     ) -> Seen<'a> {
         if self.last_ts == 0 {
             self.last_ts = f.ts;
@@ -600,7 +615,7 @@ impl Baselines {
             g.actor_minute_requests.add(n as u64);
         }
         self.stats.fingerprint_changes += u64::from(new_fp);
-        let endpoint_slot = self.endpoints.entry_slot(&endpoint_key, f.ts);
+        let endpoint_slot = self.endpoints.entry_slot(&keys.host_endpoint, f.ts);
         let e = self.endpoints.at_mut(endpoint_slot);
         if e.name.is_empty() {
             e.name = format!("{host} {endpoint}").into();
@@ -612,8 +627,12 @@ impl Baselines {
             .map(|u| &u.id)
             .or(r.apitap.identity.as_ref().map(|i| &i.id));
         let identity_slot = identity.map(|id| {
-            let i = self.identities.entry_slot(id, f.ts);
-            let s = self.identities.at_mut(i);
+            let key = keys.identity.unwrap_or_else(|| identity_key(id));
+            let i = self.identities.entry_slot(&key, f.ts);
+            let (known, s) = self.identities.at_mut(i);
+            if known.is_empty() {
+                *known = id.clone();
+            }
             s.base.learn(f, w);
             s.last_ip = Some(r.source.ip);
             i
@@ -623,8 +642,8 @@ impl Baselines {
             global: &self.global,
             endpoint: self.endpoints.at(endpoint_slot).1,
             identity: identity_slot.map(|i| {
-                let (k, v) = self.identities.at(i);
-                (k, &v.base)
+                let (id, v) = self.identities.at(i).1;
+                (id, &v.base)
             }),
             warm,
             window_ns: w,
@@ -646,7 +665,7 @@ impl Baselines {
         let mut identities: Vec<_> = self
             .identities
             .iter()
-            .map(|(id, last_seen, b)| snapshot::IdentityEntry {
+            .map(|(_, last_seen, (id, b))| snapshot::IdentityEntry {
                 id: id.clone(),
                 last_seen,
                 baseline: b.clone(),
@@ -673,7 +692,8 @@ impl Baselines {
             self.endpoints.insert(key, e.baseline, e.last_seen);
         }
         for i in s.identities {
-            self.identities.insert(i.id, i.baseline, i.last_seen);
+            self.identities
+                .insert(identity_key(&i.id), (i.id, i.baseline), i.last_seen);
         }
     }
 

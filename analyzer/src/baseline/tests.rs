@@ -9,6 +9,14 @@ fn key(name: &str) -> u64 {
     endpoint_key_of_name(name)
 }
 
+/// The keys of a record on endpoint `name` (its identity hashed by learning).
+fn keys(name: &str) -> Keys {
+    Keys {
+        host_endpoint: key(name),
+        identity: None,
+    }
+}
+
 fn baselines(warmup_secs: u64) -> Baselines {
     let cfg = BaselineConfig {
         warmup_secs,
@@ -42,7 +50,7 @@ fn learns_mix_volume_and_warms_up_on_packet_time() {
             &mut ip,
             "api.test",
             "GET /api/v1/users/{id}",
-            key("api.test GET /api/v1/users/{id}"),
+            keys("api.test GET /api/v1/users/{id}"),
         );
         assert_eq!(seen.warm, i >= 600, "{i}");
     }
@@ -75,7 +83,7 @@ fn a_long_idle_gap_is_not_learned_time() {
             &mut ip,
             "h",
             "GET /x",
-            key("h GET /x"),
+            keys("h GET /x"),
         );
     }
     assert_eq!(b.stats().learned_secs, 310);
@@ -112,7 +120,7 @@ fn merged_parts_split_back_to_the_same_totals() {
                 &mut ip,
                 "h",
                 "GET /x",
-                key("h GET /x"),
+                keys("h GET /x"),
             );
         }
         parts.push(b.export());
