@@ -223,6 +223,7 @@ impl Analyzer {
                 .as_ref()
                 .map_or(0, |u| hashing::hash64(u.original.as_str())),
             object_position: templated.object_position,
+            health_path: templated.health_path,
             status: r.http.response.as_ref().map(|s| s.status_code),
             login,
         };

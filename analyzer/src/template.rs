@@ -76,6 +76,9 @@ struct CachedTemplate {
     template: Box<str>,
     /// [`object_position`] of the template.
     object_position: Option<usize>,
+    /// [`is_health_path`] of every path of this shape; `None` when the shape stops at
+    /// `max_segments` (the segments after it are not in the shape).
+    health_path: Option<bool>,
     /// [`Templated::template_key`] and [`Templated::host_template_key`] of the template.
     template_key: u64,
     host_template_key: u64,
@@ -221,6 +224,19 @@ pub struct Templated {
     /// The hash of host and template: with the method it makes the key of the endpoint on
     /// this host, which the endpoint baselines are keyed by.
     pub host_template_key: u64,
+    /// [`is_health_path`] of the path (cached with the shape: a health word is never a
+    /// shape parameter, so every path of one complete shape has the same health segments).
+    pub health_path: bool,
+}
+
+/// Path segments monitors poll (matched ignoring case, as a whole segment).
+const HEALTH_SEGMENTS: [&str; 7] = [
+    "health", "healthz", "ready", "readyz", "livez", "ping", "status",
+];
+
+/// Whether a path has a segment monitors poll (`/health`, `/v1/status`, `/readyz`…).
+pub fn is_health_path(path: &str) -> bool {
+    segments(path).any(|seg| HEALTH_SEGMENTS.iter().any(|h| seg.eq_ignore_ascii_case(h)))
 }
 
 /// The key of endpoint `METHOD template`, from [`Templated::template_key`] (any host) or
@@ -336,7 +352,7 @@ impl Templater {
         // template depends on (with the learned positions), so `/users/1` and `/users/2`
         // share one cache entry.
         let mut shape = std::mem::take(&mut self.shape_buf);
-        self.shape_view(path, &mut shape);
+        let complete = self.shape_view(path, &mut shape);
         let key = hash64(&(host, shape.as_str()));
         let templated = match self.cache.get(&key) {
             Some(c) if *c.host == *host && *c.shape == *shape => {
@@ -348,6 +364,7 @@ impl Templater {
                     object_position: c.object_position,
                     template_key: c.template_key,
                     host_template_key: c.host_template_key,
+                    health_path: c.health_path.unwrap_or_else(|| is_health_path(path)),
                 }
             }
             _ => {
@@ -357,6 +374,7 @@ impl Templater {
                     object_position: object_position(out),
                     template_key: hash64(out.as_str()),
                     host_template_key: hash64(&(host, out.as_str())),
+                    health_path: is_health_path(path),
                 };
                 if self.config.cache_entries > 0 {
                     if self.cache.len() >= self.config.cache_entries {
@@ -372,6 +390,7 @@ impl Templater {
                             object_position: templated.object_position,
                             template_key: templated.template_key,
                             host_template_key: templated.host_template_key,
+                            health_path: complete.then_some(templated.health_path),
                             slugs: self.stats.slugs - slugs,
                             positions_full: self.stats.positions_full - full,
                         },
@@ -386,17 +405,19 @@ impl Templater {
 
     /// `/`-joined segments of `path` (at most `max_segments`, then `{rest}`), each shape
     /// parameter replaced by its placeholder. Literal segments never contain `{` (such a
-    /// segment has the `{value}` shape), so placeholders are unambiguous.
-    fn shape_view(&self, path: &str, out: &mut String) {
+    /// segment has the `{value}` shape), so placeholders are unambiguous. Returns whether
+    /// every segment is in it (no `{rest}`).
+    fn shape_view(&self, path: &str, out: &mut String) -> bool {
         out.clear();
         for (n, seg) in segments(path).enumerate() {
             if n >= self.config.max_segments {
                 out.push_str("/{rest}");
-                break;
+                return false;
             }
             out.push('/');
             out.push_str(shape_placeholder(seg).unwrap_or(seg));
         }
+        true
     }
 
     /// Templates a shape view segment by segment, learning cardinality (the uncached path).
@@ -567,6 +588,48 @@ mod tests {
         assert_eq!(t("v2"), None);
         assert_eq!(t("search"), None);
         assert_eq!(t("health-check"), None);
+    }
+
+    #[test]
+    fn health_words_are_never_shape_parameters() {
+        // What lets the templater cache is_health_path with a shape.
+        for w in HEALTH_SEGMENTS {
+            for v in [
+                w.to_string(),
+                w.to_ascii_uppercase(),
+                format!("{}{}", &w[..1].to_ascii_uppercase(), &w[1..]),
+            ] {
+                assert_eq!(shape_placeholder(&v), None, "{v}");
+            }
+        }
+    }
+
+    #[test]
+    fn health_paths_read_from_the_cache_are_the_paths_own() {
+        let mut t = Templater::new(TemplateConfig {
+            max_segments: 3,
+            ..TemplateConfig::default()
+        });
+        let mut out = String::new();
+        for path in [
+            "/v1/health",
+            "/v1/Health",
+            "/v1/users",
+            "/v1/users/12/status",
+            "/v1/users/13/status",
+            "/v1/users/14/orders",
+            "/a/b/c/ping",
+            "/a/b/c/pong",
+            "/a/b/c/READYZ",
+            "/status",
+            "/statuses",
+        ] {
+            for _ in 0..2 {
+                let templated = t.template_into("h", path, &mut out);
+                assert_eq!(templated.health_path, is_health_path(path), "{path}");
+            }
+        }
+        assert!(is_health_path("/api/HEALTHZ") && !is_health_path("/api/healthy"));
     }
 
     #[test]

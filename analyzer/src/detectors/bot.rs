@@ -123,20 +123,9 @@ const GOOD_BOTS: [&str; 12] = [
     "kube-probe",
 ];
 
-/// Paths monitors poll (lower case, any segment).
-const HEALTH_PATHS: [&str; 7] = [
-    "health", "healthz", "ready", "readyz", "livez", "ping", "status",
-];
-
 /// [`SCRIPTED`] and [`GOOD_BOTS`], compiled once (matched ignoring case).
 static SCRIPTED_UA: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(&SCRIPTED));
 static GOOD_BOT_UA: LazyLock<WordSet> = LazyLock::new(|| WordSet::new(&GOOD_BOTS));
-
-/// Whether a path has a segment monitors poll.
-fn is_health_path(path: &str) -> bool {
-    crate::template::segments(path)
-        .any(|seg| HEALTH_PATHS.iter().any(|h| seg.eq_ignore_ascii_case(h)))
-}
 
 impl State {
     /// The source's mean gap between requests, ms (∞ before two requests).
@@ -191,7 +180,7 @@ impl Bot {
         }
         s.last_ts = o.ts;
         let r = o.record;
-        if is_health_path(&r.url.path) {
+        if o.health_path {
             return None;
         }
         let requests = s.requests.value(o.ts, w);

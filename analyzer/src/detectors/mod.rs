@@ -66,6 +66,8 @@ pub struct Observation<'a> {
     pub identity_key: Option<u64>,
     /// Hash of the user agent (0 without one): what per-actor state remembers a client by.
     pub user_agent_key: u64,
+    /// The path has a segment monitors poll ([`crate::template::is_health_path`]).
+    pub health_path: bool,
     /// Segment index of the object id when the template is an object endpoint
     /// ([`crate::template::object_position`]).
     pub object_position: Option<usize>,
@@ -76,16 +78,23 @@ pub struct Observation<'a> {
 impl Observation<'_> {
     /// `METHOD url status`, for evidence samples (the record's URL is already redacted).
     pub fn sample(&self) -> String {
-        use std::fmt::Write;
+        // Built by pieces (detectors keep samples while a pattern builds up, so this runs
+        // far more often than alerts are written; formatting machinery cost ten times more).
         let r = self.record;
-        let mut s = String::with_capacity(r.url.original.len().min(200) + 16);
-        let _ = write!(s, "{} {}", r.http.request.method, r.url.original);
+        let (method, url) = (r.http.request.method.as_ref(), r.url.original.as_str());
+        let mut s = String::with_capacity(method.len() + url.len().min(200) + 8);
+        s.push_str(method);
+        s.push(' ');
+        s.push_str(url);
         if let Some(code) = self.status {
-            let _ = write!(s, " -> {code}");
+            s.push_str(" -> ");
+            s.push_str(itoa::Buffer::new().format(code));
         }
-        // At most 200 characters.
-        if let Some((cut, _)) = s.char_indices().nth(200) {
-            s.truncate(cut);
+        // At most 200 characters (a string of at most 200 bytes has no more).
+        if s.len() > 200 {
+            if let Some((cut, _)) = s.char_indices().nth(200) {
+                s.truncate(cut);
+            }
         }
         s
     }
@@ -139,6 +148,7 @@ mod tests {
             user_key: None,
             identity_key: None,
             user_agent_key: 0,
+            health_path: false,
             object_position: None,
             status: Some(404),
             login: None,
