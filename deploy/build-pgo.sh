@@ -14,7 +14,7 @@
 #   3. merges the profiles with the toolchain's llvm-profdata (rustup component llvm-tools,
 #      added when missing),
 #   4. builds the optimised binary (-Cprofile-use, linked with --emit-relocs) in
-#      target/pgo/release/,
+#      target/pgo/release/, and the analyzer's benchmark (bench_analyzer) with the same profile,
 #   5. when LLVM BOLT is at hand (Debian's bolt-16 package; installed when missing if this
 #      runs as root with apt), lays the binary out again after linking: BOLT instruments it,
 #      the same training replays run through the instrumented copy, and BOLT reorders basic
@@ -82,6 +82,11 @@ log "building the profile-guided binary"
 RUSTFLAGS="-Cprofile-use=$PROFILE -Clink-arg=-Wl,--emit-relocs" cargo build --release --quiet \
     --target-dir "$USE_DIR" -p apitap-sensor --bin apitap
 OUT=$USE_DIR/apitap
+# The analyzer's per-core benchmark with the same profile (the analyzer code as the deployed
+# binary runs it; its own record-loading main is not trained): target/pgo/release/bench_analyzer.
+log "building the profile-guided analyzer benchmark"
+RUSTFLAGS="-Cprofile-use=$PROFILE -Clink-arg=-Wl,--emit-relocs" cargo build --release --quiet \
+    --target-dir "$USE_DIR" -p apitap-tests --bin bench_analyzer
 
 # LLVM BOLT from Debian (bolt-N). It is run from its own directory: it finds its runtime
 # libraries relative to where it was started (/usr/bin/llvm-bolt-N looks in /usr/lib).

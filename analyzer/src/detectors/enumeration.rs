@@ -86,10 +86,14 @@ impl Enumeration {
             5,
             o,
         );
+        let c = &self.config;
+        // Below every rule's bar on distinct ids, the shares cannot matter.
+        if ids < (c.min_distinct_ids / 2).min(c.bulk_distinct_ids) {
+            return None;
+        }
         let requests = s.requests.value(o.ts, w).max(1.0);
         let denied_share = (s.denied.value(o.ts, w) / requests).min(1.0);
         let sequential_share = (s.sequential.value(o.ts, w) / requests).min(1.0);
-        let c = &self.config;
         let min = c.min_distinct_ids;
         let sequential = ids >= min && sequential_share >= c.min_sequential_share;
         let denied = ids >= min / 2 && denied_share >= c.min_denied_share;

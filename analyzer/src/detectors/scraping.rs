@@ -88,6 +88,10 @@ impl Scraping {
             3,
             o,
         );
+        // Below both rules' bar on distinct pages, the pace and order cannot matter.
+        if pages < c.min_distinct_pages.min(c.bulk_distinct_pages) {
+            return None;
+        }
         let fast = mean_gap_ms < c.max_mean_gap_ms;
         let requests = s.page_requests.value(o.ts, w);
         let sequential_share = (s.sequential.value(o.ts, w) / requests.max(1.0)).min(1.0);
