@@ -34,27 +34,57 @@ pub struct State {
     first_seen: u64,
     /// The last user agent's hash ([`Observation::user_agent_key`]) and what it was found
     /// to be: a source keeps its client, so the word lists run once per client change.
-    user_agent: Option<(u64, UserAgentClass)>,
+    user_agent_key: u64,
+    user_agent: UserAgentClass,
 }
 
-/// What a user agent says about the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a user agent says about the client, in three bytes (it lives in every source's
+/// state): list positions, not the words.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct UserAgentClass {
-    /// The [`GOOD_BOTS`] name it carries.
-    good_bot: Option<&'static str>,
-    /// `no_user_agent`, or the [`SCRIPTED`] fragment it carries.
-    automation: Option<&'static str>,
+    /// The user agent has been read (the other fields mean something).
+    read: bool,
+    /// 1 + the position in [`GOOD_BOTS`] of the name it carries; 0 for none.
+    good_bot: u8,
+    /// 1 + the position in [`SCRIPTED`] of the fragment it carries, [`NO_USER_AGENT`], or 0.
+    automation: u8,
+}
+
+/// [`UserAgentClass::automation`] of a request without a user agent.
+const NO_USER_AGENT: u8 = u8::MAX;
+
+/// 1 + the position of `word` in `list` (0 when absent).
+fn position_code(list: &[&str], word: Option<&str>) -> u8 {
+    word.and_then(|w| list.iter().position(|l| *l == w))
+        .and_then(|i| u8::try_from(i + 1).ok())
+        .unwrap_or(0)
 }
 
 impl UserAgentClass {
     fn of(ua: &str) -> UserAgentClass {
         UserAgentClass {
-            good_bot: GOOD_BOT_UA.first(ua.as_bytes()),
+            read: true,
+            good_bot: position_code(&GOOD_BOTS, GOOD_BOT_UA.first(ua.as_bytes())),
             automation: if ua.trim().is_empty() {
-                Some("no_user_agent")
+                NO_USER_AGENT
             } else {
-                SCRIPTED_UA.first(ua.as_bytes())
+                position_code(&SCRIPTED, SCRIPTED_UA.first(ua.as_bytes()))
             },
+        }
+    }
+
+    fn good_bot(self) -> Option<&'static str> {
+        GOOD_BOTS
+            .get(usize::from(self.good_bot).checked_sub(1)?)
+            .copied()
+    }
+
+    /// `no_user_agent`, or the [`SCRIPTED`] fragment the user agent carries.
+    fn automation(self) -> Option<&'static str> {
+        match self.automation {
+            0 => None,
+            NO_USER_AGENT => Some("no_user_agent"),
+            n => SCRIPTED.get(usize::from(n) - 1).copied(),
         }
     }
 }
@@ -187,16 +217,13 @@ impl Bot {
         if requests < f64::from(self.config.min_requests) || s.gaps < 20 {
             return None;
         }
-        let class = match s.user_agent {
-            Some((key, class)) if key == o.user_agent_key => class,
-            _ => {
-                let ua = r.user_agent.as_ref().map_or("", |u| u.original.as_str());
-                let class = UserAgentClass::of(ua);
-                s.user_agent = Some((o.user_agent_key, class));
-                class
-            }
-        };
-        if let Some(good) = class.good_bot {
+        if !s.user_agent.read || s.user_agent_key != o.user_agent_key {
+            let ua = r.user_agent.as_ref().map_or("", |u| u.original.as_str());
+            s.user_agent = UserAgentClass::of(ua);
+            s.user_agent_key = o.user_agent_key;
+        }
+        let class = s.user_agent;
+        if let Some(good) = class.good_bot() {
             if self.verified.is_empty() || self.verified.iter().any(|p| p.contains(o.ip)) {
                 return None;
             }
@@ -209,7 +236,7 @@ impl Bot {
                 Severity::High,
             ));
         }
-        let fingerprint = class.automation?;
+        let fingerprint = class.automation()?;
         // Declared integrations (API keys, tokens) are automated by design: a source that
         // mostly authenticates is one, even when some of its requests lack credentials —
         // unless it drives a headless browser, which integrations do not: that is a user's
@@ -293,5 +320,34 @@ impl Bot {
                 value: Some(30.0),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agent_classes_keep_the_words_found() {
+        for ua in [
+            "",
+            "  ",
+            "python-requests/2.31",
+            "Mozilla/5.0 (compatible; Googlebot/2.1)",
+            "Mozilla/5.0 HeadlessChrome/120.0",
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+            "masscan/1.3 (https://github.com/robertdavidgraham/masscan)",
+        ] {
+            let class = UserAgentClass::of(ua);
+            assert_eq!(class.good_bot(), GOOD_BOT_UA.first(ua.as_bytes()), "{ua:?}");
+            let automation = if ua.trim().is_empty() {
+                Some("no_user_agent")
+            } else {
+                SCRIPTED_UA.first(ua.as_bytes())
+            };
+            assert_eq!(class.automation(), automation, "{ua:?}");
+        }
+        // Every listed word has a code.
+        assert!(SCRIPTED.len() < usize::from(NO_USER_AGENT) && GOOD_BOTS.len() < 255);
     }
 }
