@@ -186,7 +186,7 @@ impl Analyzer {
         let method: &str = &r.http.request.method;
         let endpoint_key = template::endpoint_key(templated.template_key, method);
         endpoint.clear();
-        endpoint.push_str(&r.http.request.method);
+        endpoint.push_str(method);
         endpoint.push(' ');
         endpoint.push_str(&template);
         let identity_key = r

@@ -17,6 +17,11 @@ fn keys(name: &str) -> Keys {
     }
 }
 
+/// Learns `r` as a request to `GET /x` on host `h`.
+fn learn_on_x(b: &mut Baselines, ip: &mut ActorBaseline, r: &RequestRecord) {
+    b.learn(&Features::of(r), r, ip, "h", "GET /x", keys("h GET /x"));
+}
+
 fn baselines(warmup_secs: u64) -> Baselines {
     let cfg = BaselineConfig {
         warmup_secs,
@@ -77,14 +82,7 @@ fn a_long_idle_gap_is_not_learned_time() {
     let mut ip = ActorBaseline::default();
     for ts in [T0, T0 + 10 * S, T0 + 10 * 3600 * S] {
         let r = rec_with(ts, "198.18.0.1", "/x", 200, 10, None);
-        b.learn(
-            &Features::of(&r),
-            &r,
-            &mut ip,
-            "h",
-            "GET /x",
-            keys("h GET /x"),
-        );
+        learn_on_x(&mut b, &mut ip, &r);
     }
     assert_eq!(b.stats().learned_secs, 310);
     assert!(!b.warm());
@@ -114,14 +112,7 @@ fn merged_parts_split_back_to_the_same_totals() {
         let mut ip = ActorBaseline::default();
         for i in 0..600u64 {
             let r = rec_with(T0 + i * S, "198.18.0.1", "/x", 200, 100 * (w + 1), None);
-            b.learn(
-                &Features::of(&r),
-                &r,
-                &mut ip,
-                "h",
-                "GET /x",
-                keys("h GET /x"),
-            );
+            learn_on_x(&mut b, &mut ip, &r);
         }
         parts.push(b.export());
     }
