@@ -80,6 +80,10 @@ impl StreamSink for HttpFlow {
         self.emit(ctx, info);
     }
 
+    fn on_ack(&mut self, _ctx: &mut EngineCtx, dir: Direction, offset: u64) {
+        self.conn.on_ack(dir, offset);
+    }
+
     fn on_gap(&mut self, ctx: &mut EngineCtx, info: &FlowInfo, dir: Direction, ts: u64, len: u64) {
         self.conn.on_gap(dir, ts, len, &mut ctx.http);
         self.emit(ctx, info);

@@ -270,6 +270,15 @@ impl HalfStream {
         Some(self.next_off as i64 + dist)
     }
 
+    /// The offset in this direction's stream that the peer's `ack` acknowledges, when it is
+    /// plausible: not before the stream's first byte, and not further past the next expected
+    /// byte than a sequence jump may be.
+    pub(crate) fn acked_offset(&self, ack: u32) -> Option<u64> {
+        let a = self.offset_of(ack)?;
+        let ahead = a - self.next_off as i64;
+        (a >= 0 && ahead <= MAX_SEQ_JUMP as i64).then_some(a as u64)
+    }
+
     /// Bytes the segment would add to the out-of-order buffer (0 when it would not be
     /// buffered), so the caller can make room under the memory cap first.
     pub(crate) fn buffer_need(&self, seq: u32, len: usize) -> usize {

@@ -783,6 +783,11 @@ impl<S: StreamSink> FlowTable<S> {
             else {
                 return;
             };
+            if ack && !*ignoring {
+                if let Some(off) = half[1 - side].acked_offset(seg.ack) {
+                    app.sink.on_ack(ctx, dir.reverse(), off);
+                }
+            }
             if !rst && (!payload.is_empty() || fin) {
                 if !*ignoring && !app.sink.wants_data() {
                     *ignoring = true;

@@ -19,6 +19,8 @@ pub(crate) struct FlowLog {
     pub gaps: Vec<(Direction, u64)>,
     pub anomalies: Vec<(Direction, StreamAnomaly)>,
     pub fins: Vec<Direction>,
+    /// Acknowledged offsets reported, per direction acknowledged (kept apart from `calls`).
+    pub acks: Vec<(Direction, u64)>,
     pub close: Option<(CloseReason, u64)>,
     /// Every call in order, as short strings, to check ordering.
     pub calls: Vec<String>,
@@ -71,6 +73,7 @@ impl StreamSink for TestSink {
                 gaps: Vec::new(),
                 anomalies: Vec::new(),
                 fins: Vec::new(),
+                acks: Vec::new(),
                 close: None,
                 calls: vec!["open".into()],
             },
@@ -93,6 +96,9 @@ impl StreamSink for TestSink {
             Direction::ToServer => l.to_server.extend_from_slice(data),
             Direction::ToClient => l.to_client.extend_from_slice(data),
         }
+    }
+    fn on_ack(&mut self, ctx: &mut Rec, dir: Direction, offset: u64) {
+        self.log(ctx).acks.push((dir, offset));
     }
     fn on_gap(&mut self, ctx: &mut Rec, _: &FlowInfo, dir: Direction, _ts: u64, len: u64) {
         assert!(len > 0);
@@ -449,6 +455,35 @@ fn gap_by_ack_above_hole() {
     assert_eq!(h.t.stats().gap_bytes, 10);
     let pos = |p: &str| l.calls.iter().position(|c| c.starts_with(p)).unwrap();
     assert!(pos("gap") < pos(&format!("data ToServer {}", REQ.len() - 15)));
+}
+
+#[test]
+fn acknowledged_offsets_reach_the_sink_before_the_payload_they_ride_with() {
+    let mut h = Harness::new(cfg());
+    h.handshake(CI, SI);
+    let c1 = CI + 1;
+    h.c(c1, SI + 1, ACK, REQ);
+    h.s(SI + 1, c1 + REQ.len() as u32, ACK, RESP);
+    // The next request acknowledges the whole response; a bogus far-away ack is not passed.
+    h.c(c1 + REQ.len() as u32, SI + 1 + RESP.len() as u32, ACK, REQ);
+    h.s(SI + 1 + RESP.len() as u32, c1 + 0x4000_0000, ACK, b"");
+    let l = h.only();
+    let to_client: Vec<u64> = l
+        .acks
+        .iter()
+        .filter(|(d, _)| *d == Direction::ToClient)
+        .map(|a| a.1)
+        .collect();
+    // The handshake's last ACK and the first request acknowledge offset 0 of the responses.
+    assert_eq!(to_client, [0, 0, RESP.len() as u64]);
+    let to_server: Vec<u64> = l
+        .acks
+        .iter()
+        .filter(|(d, _)| *d == Direction::ToServer)
+        .map(|a| a.1)
+        .collect();
+    // The SYN-ACK acknowledges offset 0 of the requests, the response all of the first.
+    assert_eq!(to_server, [0, REQ.len() as u64]);
 }
 
 #[test]

@@ -137,6 +137,11 @@ pub trait StreamSink: Sized {
         ts: u64,
         data: &[u8],
     );
+    /// The peer of `dir` acknowledged every byte of `dir` before `offset` (counted as
+    /// `on_data` and `on_gap` count them, from the first byte of the direction). Called for
+    /// each segment with a plausible acknowledgment, before its own payload is delivered, so
+    /// a message that starts in that payload knows what its sender had received by then.
+    fn on_ack(&mut self, ctx: &mut Self::Ctx, dir: Direction, offset: u64);
     /// `len` bytes of one direction were never seen (capture loss or buffer limit).
     fn on_gap(&mut self, ctx: &mut Self::Ctx, info: &FlowInfo, dir: Direction, ts: u64, len: u64);
     /// A reassembly anomaly on this flow.

@@ -36,6 +36,9 @@ pub enum Progress {
     Done,
     /// Framing is broken: the body ends here and the stream must resync.
     Broken,
+    /// A gap ran past the end of a body of known length: the body is complete, and the
+    /// start of whatever followed it on the stream is lost with the rest of the gap.
+    Overrun,
 }
 
 pub struct BodyReader {
@@ -181,7 +184,7 @@ impl BodyReader {
                     self.state = State::Done;
                     if len > n {
                         // The gap runs past this body into whatever follows.
-                        return Progress::Broken;
+                        return Progress::Overrun;
                     }
                     return Progress::Done;
                 }

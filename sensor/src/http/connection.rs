@@ -59,6 +59,8 @@ pub struct HttpStats {
     /// Bytes skipped while looking for a message start after losing sync.
     pub resync_skipped_bytes: u64,
     pub resyncs: u64,
+    /// Responses whose start fell in a TCP gap (their requests are recorded without one).
+    pub responses_lost: u64,
     /// Directions given up as not HTTP.
     pub not_http_directions: u64,
     /// Exchanges pushed out early by `max_pending_requests`.
@@ -98,6 +100,9 @@ struct Txn {
     http09: bool,
     /// CONNECT or Upgrade asked: the client's next bytes wait for the answer.
     switch_requested: bool,
+    /// How many response-stream bytes the client had acknowledged when the request began:
+    /// its answer starts there or later (used to pair responses after lost sync).
+    resp_acked: Option<u64>,
 }
 
 impl Txn {
@@ -113,6 +118,7 @@ impl Txn {
             anomalies: AnomalySet::default(),
             http09: false,
             switch_requested: false,
+            resp_acked: None,
         }
     }
     fn is_connect(&self) -> bool {
@@ -159,9 +165,15 @@ struct Side {
     start_ts: u64,
     /// A message was parsed on this side at least once.
     seen_message: bool,
-    /// Resync may take position 0 of the next data (we are at a boundary after a gap).
+    /// While resyncing: the last piece ended a line, so the next one starts at a line start.
     resync_at_boundary: bool,
     resync_scanned: u64,
+    /// Stream offset of the next byte this side is given (delivered bytes and gaps).
+    stream_pos: u64,
+    /// Stream offset where the message being read began.
+    start_pos: u64,
+    /// A gap swallowed the start of a message: the next one found is not the one awaited.
+    lost_start: bool,
     /// Anomalies for the next message of this side.
     pending: AnomalySet,
     /// Client bytes held during AwaitSwitch.
@@ -186,6 +198,9 @@ impl Side {
             seen_message: false,
             resync_at_boundary: false,
             resync_scanned: 0,
+            stream_pos: 0,
+            start_pos: 0,
+            lost_start: false,
             pending: AnomalySet::default(),
             held: Vec::new(),
         }
@@ -196,6 +211,9 @@ impl Side {
         self.pending.insert(why);
         self.pending.insert(HttpAnomaly::Resync);
         self.state = SideState::Resync;
+        // Where the bytes after a gap begin is unknown: a message start there must show
+        // a whole start line (see `resync_scan`).
+        self.resync_at_boundary = false;
         stats.resyncs += 1;
     }
     fn is_dead(&self) -> bool {
@@ -226,6 +244,7 @@ impl Side {
                 return HeadRead::Pending { used: skipped };
             }
             self.start_ts = ts;
+            self.start_pos = self.stream_pos + skipped as u64;
         }
         let data = &data[skipped..];
         let looks_like = if is_request {
@@ -314,8 +333,8 @@ impl Side {
         max_resync_bytes: u64,
         stats: &mut HttpStats,
     ) -> (usize, bool) {
-        let at_boundary = std::mem::take(&mut self.resync_at_boundary);
-        match resync_scan(data, at_boundary, is_request) {
+        let at_line_start = std::mem::take(&mut self.resync_at_boundary);
+        match resync_scan(data, at_line_start, is_request) {
             Some(p) => {
                 stats.resync_skipped_bytes += p as u64;
                 self.state = SideState::Head;
@@ -324,6 +343,8 @@ impl Side {
             None => {
                 stats.resync_skipped_bytes += data.len() as u64;
                 self.resync_scanned += data.len() as u64;
+                // A piece that ends a line leaves the next one at a line start.
+                self.resync_at_boundary = data.last() == Some(&b'\n');
                 (data.len(), self.resync_scanned > max_resync_bytes)
             }
         }
@@ -385,6 +406,8 @@ pub struct HttpConnection {
     /// Index in `txns` of the first transaction still waiting for its response.
     resp_cursor: usize,
     next_depth: u32,
+    /// The highest response-stream offset the client has acknowledged.
+    resp_acked_by_client: Option<u64>,
 }
 
 impl HttpConnection {
@@ -396,6 +419,7 @@ impl HttpConnection {
             txns: VecDeque::new(),
             resp_cursor: 0,
             next_depth: 1,
+            resp_acked_by_client: None,
         }
     }
 
@@ -433,6 +457,15 @@ impl HttpConnection {
             Direction::ToClient => self.response_data(ts, data, out),
         }
         self.emit_ready(out);
+    }
+
+    /// The peer of `dir` acknowledged `dir`'s bytes before `offset`. The client's
+    /// acknowledgments of the response stream are remembered: each request notes how much
+    /// of it the client had received when the request began.
+    pub fn on_ack(&mut self, dir: Direction, offset: u64) {
+        if dir == Direction::ToClient && self.resp_acked_by_client.is_none_or(|a| a < offset) {
+            self.resp_acked_by_client = Some(offset);
+        }
     }
 
     pub fn on_gap(&mut self, dir: Direction, ts: u64, len: u64, out: &mut HttpOutput) {
@@ -482,7 +515,9 @@ impl HttpConnection {
                     match progress {
                         Progress::NeedMore => {}
                         Progress::Done => self.finish_request_body(ts, false, out),
-                        Progress::Broken => self.finish_request_body(ts, true, out),
+                        Progress::Broken | Progress::Overrun => {
+                            self.finish_request_body(ts, true, out)
+                        }
                     }
                 }
                 SideState::Resync => {
@@ -571,6 +606,7 @@ impl HttpConnection {
         let mut txn = Txn::new(self.take_depth());
         txn.http09 = http09;
         txn.switch_requested = is_connect || upgrade;
+        txn.resp_acked = self.resp_acked_by_client;
         txn.anomalies = anomalies;
         let start_ts = self.req.start_ts;
         let wire = h.wire_len;
@@ -650,16 +686,14 @@ impl HttpConnection {
                 match progress {
                     Progress::NeedMore => {}
                     Progress::Done => self.finish_request_body(ts, false, out),
-                    Progress::Broken => {
-                        self.finish_request_body(ts, true, out);
-                        self.req.resync_at_boundary = true;
-                    }
+                    Progress::Broken => self.finish_request_body(ts, true, out),
+                    // The next request's start is in the gap: its answer pairs as a
+                    // response without a request.
+                    Progress::Overrun => self.finish_request_body(ts, true, out),
                 }
             }
             SideState::Head => {
-                let at_boundary = self.req.buf.is_empty();
                 self.req.lose_sync(HttpAnomaly::ContentGap, &mut out.stats);
-                self.req.resync_at_boundary = at_boundary;
             }
             SideState::Resync => self.req.resync_at_boundary = false,
             SideState::AwaitSwitch => out.stats.held_bytes_dropped += len,
@@ -698,6 +732,7 @@ impl HttpConnection {
 
     fn response_data(&mut self, ts: u64, mut data: &[u8], out: &mut HttpOutput) {
         while !data.is_empty() {
+            let before = data.len();
             match &mut self.resp.state {
                 SideState::Head => {
                     let used = self.response_head_bytes(ts, data, out);
@@ -713,7 +748,7 @@ impl HttpConnection {
                     match progress {
                         Progress::NeedMore => {}
                         Progress::Done => self.finish_response(ts, false, out),
-                        Progress::Broken => self.finish_response(ts, true, out),
+                        Progress::Broken | Progress::Overrun => self.finish_response(ts, true, out),
                     }
                 }
                 SideState::Resync => {
@@ -732,6 +767,7 @@ impl HttpConnection {
                     data = &[];
                 }
             }
+            self.resp.stream_pos += (before - data.len()) as u64;
         }
     }
 
@@ -791,6 +827,9 @@ impl HttpConnection {
     }
 
     fn response_head(&mut self, ts: u64, h: Head, anomalies: AnomalySet, out: &mut HttpOutput) {
+        if anomalies.contains(HttpAnomaly::Resync) {
+            self.realign_after_resync(ts, self.resp.start_pos, out);
+        }
         self.resp.seen_message = true;
         self.resp.resync_scanned = 0;
         let status = h.status();
@@ -912,6 +951,7 @@ impl HttpConnection {
     }
 
     fn response_gap(&mut self, ts: u64, len: u64, out: &mut HttpOutput) {
+        self.resp.stream_pos += len;
         match &mut self.resp.state {
             SideState::Body(b) => {
                 let mut anomalies = AnomalySet::default();
@@ -922,23 +962,84 @@ impl HttpConnection {
                 match progress {
                     Progress::NeedMore => {}
                     Progress::Done => self.finish_response(ts, false, out),
-                    Progress::Broken => {
+                    Progress::Broken => self.finish_response(ts, true, out),
+                    Progress::Overrun => {
                         self.finish_response(ts, true, out);
-                        self.resp.resync_at_boundary = true;
+                        self.resp.lost_start = true;
                     }
                 }
             }
             SideState::Head => {
-                let at_boundary = self.resp.buf.is_empty();
                 self.resp.lose_sync(HttpAnomaly::ContentGap, &mut out.stats);
-                self.resp.resync_at_boundary = at_boundary;
+                self.resp.lost_start = true;
             }
             SideState::Resync => self.resp.resync_at_boundary = false,
             _ => {}
         }
     }
 
+    /// After lost sync, the response found at stream offset `at` is paired with the request
+    /// it answers, and the requests before that one are recorded as having lost their
+    /// responses (`http_content_gap`, counted in `responses_lost`). A request's answer starts
+    /// at or after what its client had acknowledged when sending it, and a client that waits
+    /// for each answer sends its next request only after receiving the previous answer, so
+    /// the response answers the first waiting request with the highest acknowledgment not
+    /// past `at`. Without acknowledgments to go by (or none that fits), a gap that swallowed
+    /// the start of a response means the response found is the next one's.
+    fn realign_after_resync(&mut self, ts: u64, at: u64, out: &mut HttpOutput) {
+        let lost_start = std::mem::take(&mut self.resp.lost_start);
+        let first = self.resp_cursor;
+        if first >= self.txns.len() {
+            return;
+        }
+        let mut best: Option<(u64, usize)> = None;
+        let mut all_known = true;
+        for (i, t) in self.txns.iter().enumerate().skip(first) {
+            match t.resp_acked {
+                Some(a) if a <= at => {
+                    if best.is_none_or(|(b, _)| a > b) {
+                        best = Some((a, i));
+                    }
+                }
+                Some(_) => {}
+                None => all_known = false,
+            }
+        }
+        let target = match best {
+            Some((_, i)) if all_known => i,
+            _ => first + usize::from(lost_start),
+        };
+        for _ in first..target.min(self.txns.len()) {
+            self.lose_awaited_response(ts, out);
+        }
+    }
+
+    /// The transaction waiting for a response will not get one (its start was lost in a
+    /// gap): it keeps its request, is marked `http_content_gap`, and counts as lost.
+    fn lose_awaited_response(&mut self, ts: u64, out: &mut HttpOutput) {
+        let Some(t) = self.txns.get_mut(self.resp_cursor) else {
+            return;
+        };
+        t.anomalies.insert(HttpAnomaly::ContentGap);
+        t.resp_done = true;
+        let awaited_switch = t.switch_requested;
+        self.resp_cursor += 1;
+        out.stats.responses_lost += 1;
+        if awaited_switch && matches!(self.req.state, SideState::AwaitSwitch) {
+            // The answer is unknown; the client's held bytes are read as HTTP, which
+            // they are unless the switch was accepted (then the request side resyncs).
+            self.req.state = SideState::Head;
+            let held = std::mem::take(&mut self.req.held);
+            if !held.is_empty() {
+                self.request_data(ts, &held, out);
+            }
+        }
+    }
+
     fn response_end(&mut self, ts: u64, out: &mut HttpOutput) {
+        if std::mem::take(&mut self.resp.lost_start) {
+            self.lose_awaited_response(ts, out);
+        }
         if matches!(self.resp.state, SideState::Head) && !self.resp.buf.is_empty() {
             let buf = std::mem::take(&mut self.resp.buf);
             let mut anomalies = std::mem::take(&mut self.resp.pending);
@@ -1035,8 +1136,12 @@ impl HttpConnection {
     }
 }
 
-/// Finds where a message starts after lost sync: at a line start (or at 0 when `at_boundary`).
-fn resync_scan(data: &[u8], at_boundary: bool, is_request: bool) -> Option<usize> {
+/// Finds where a message starts after lost sync: at a line start (position 0 counts as one
+/// when `at_line_start`), or at position 0 of the piece when a whole start line is there.
+/// Senders write a head in a segment of its own more often than not, and a body of markup
+/// or JSON seldom ends in a line break, so after a gap the next head usually begins a
+/// segment rather than a line.
+pub(super) fn resync_scan(data: &[u8], at_line_start: bool, is_request: bool) -> Option<usize> {
     let is_start = |p: usize| -> bool {
         let rest = &data[p..];
         if is_request {
@@ -1045,7 +1150,7 @@ fn resync_scan(data: &[u8], at_boundary: bool, is_request: bool) -> Option<usize
             rest.starts_with(b"HTTP/1.")
         }
     };
-    if at_boundary && is_start(0) {
+    if is_start(0) && (at_line_start || is_whole_start_line(data, is_request)) {
         return Some(0);
     }
     let mut pos = 0;
@@ -1060,6 +1165,33 @@ fn resync_scan(data: &[u8], at_boundary: bool, is_request: bool) -> Option<usize
         }
     }
     None
+}
+
+/// Whether `data` begins with a start line in full shape, for a message start that no line
+/// break vouches for: `HTTP/1.x NNN` for a response; for a request, a method, a target that
+/// starts like one (`/`, `*`, or a scheme), and an `HTTP/1.x` version closing the line when
+/// the line ends within `data`.
+fn is_whole_start_line(data: &[u8], is_request: bool) -> bool {
+    if !is_request {
+        return data.len() >= 12
+            && data.starts_with(b"HTTP/1.")
+            && data[7].is_ascii_digit()
+            && data[8] == b' '
+            && data[9..12].iter().all(u8::is_ascii_digit);
+    }
+    let Some(method) = RESYNC_METHODS.iter().find(|m| data.starts_with(m)) else {
+        return false;
+    };
+    let line_end = memchr::memchr(b'\n', data);
+    let line = &data[..line_end.unwrap_or(data.len())];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let target_starts = matches!(
+        line.get(method.len()),
+        Some(b'/' | b'*' | b'a'..=b'z' | b'A'..=b'Z')
+    );
+    let version_ends =
+        line_end.is_none() || (line.len() >= 9 && line[line.len() - 9..].starts_with(b" HTTP/1."));
+    target_starts && version_ends
 }
 
 /// Content-Length value(s) of a head, or `Err` when present but unusable.

@@ -328,6 +328,160 @@ fn gap_in_body_is_absorbed_and_gap_at_head_resyncs() {
     assert!(view(&out.exchanges[1]).anomalies.contains(&"http_resync"));
 }
 
+/// One keep-alive round: request `/n`, then its answer as a head segment and a body
+/// segment that does not end a line (as servers write them), with the client's
+/// acknowledgments when `acks` is set. Returns the response bytes the round used.
+fn keep_alive_round(
+    c: &mut HttpConnection,
+    out: &mut HttpOutput,
+    n: u64,
+    resp_pos: u64,
+    acks: bool,
+    lose_response: bool,
+) -> u64 {
+    let body = format!("<p>answer {n}</p>");
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+    if acks {
+        c.on_ack(ToClient, resp_pos);
+    }
+    c.on_data(
+        ToServer,
+        n * 10,
+        format!("GET /{n} HTTP/1.1\r\n\r\n").as_bytes(),
+        out,
+    );
+    if lose_response {
+        c.on_gap(ToClient, n * 10 + 1, head.len() as u64, out);
+    } else {
+        c.on_data(ToClient, n * 10 + 1, head.as_bytes(), out);
+    }
+    c.on_data(ToClient, n * 10 + 2, body.as_bytes(), out);
+    (head.len() + body.len()) as u64
+}
+
+/// (target, status, body bytes, lost-in-a-gap) of each exchange.
+fn pairing(out: &HttpOutput) -> Vec<(String, Option<u16>, u64, bool)> {
+    out.exchanges
+        .iter()
+        .map(view)
+        .map(|v| {
+            let gap = v.anomalies.contains(&"http_content_gap") && v.status.is_none();
+            (v.target, v.status, v.resp_body, gap)
+        })
+        .collect()
+}
+
+#[test]
+fn lost_response_head_resyncs_at_the_next_segment_and_pairs_in_order() {
+    for acks in [false, true] {
+        let mut c = conn();
+        let mut out = HttpOutput::default();
+        let mut pos = 0;
+        for n in 1..=4 {
+            pos += keep_alive_round(&mut c, &mut out, n, pos, acks, n == 2);
+        }
+        c.on_close(100, &mut out);
+        let got = pairing(&out);
+        let want = [
+            ("/1".to_string(), Some(200), 15, false),
+            ("/2".to_string(), None, 0, true),
+            ("/3".to_string(), Some(200), 15, false),
+            ("/4".to_string(), Some(200), 15, false),
+        ];
+        assert_eq!(got, want, "acks: {acks}");
+        assert_eq!(out.stats.responses_lost, 1);
+        assert_eq!(out.stats.resyncs, 1);
+        // Only the answer's 15 body bytes were skipped: the next head began a segment.
+        assert_eq!(out.stats.resync_skipped_bytes, 15);
+    }
+}
+
+#[test]
+fn acknowledgments_pair_the_response_after_a_gap_that_ate_several() {
+    let mut c = conn();
+    let mut out = HttpOutput::default();
+    let mut pos = 0;
+    pos += keep_alive_round(&mut c, &mut out, 1, pos, true, false);
+    // The answers to /2, /3 and /4 are lost whole; the client's acks say where each began.
+    let mut lost = 0;
+    for n in 2..=4 {
+        c.on_ack(ToClient, pos + lost);
+        c.on_data(
+            ToServer,
+            n * 10,
+            format!("GET /{n} HTTP/1.1\r\n\r\n").as_bytes(),
+            &mut out,
+        );
+        lost += 54; // head 39 + body 15
+    }
+    c.on_gap(ToClient, 50, lost, &mut out);
+    pos += lost;
+    keep_alive_round(&mut c, &mut out, 5, pos, true, false);
+    c.on_close(100, &mut out);
+    let got = pairing(&out);
+    assert_eq!(got[4], ("/5".to_string(), Some(200), 15, false));
+    assert!(got[1..4]
+        .iter()
+        .all(|(_, status, _, gap)| status.is_none() && *gap));
+    assert_eq!(out.stats.responses_lost, 3);
+    // Without acknowledgments the gap is taken to hold one response: /3 gets /5's answer.
+    let mut c = conn();
+    let mut out = HttpOutput::default();
+    keep_alive_round(&mut c, &mut out, 1, 0, false, false);
+    for n in 2..=4 {
+        c.on_data(
+            ToServer,
+            n * 10,
+            format!("GET /{n} HTTP/1.1\r\n\r\n").as_bytes(),
+            &mut out,
+        );
+    }
+    c.on_gap(ToClient, 50, 3 * 54, &mut out);
+    keep_alive_round(&mut c, &mut out, 5, 0, false, false);
+    c.on_close(100, &mut out);
+    assert_eq!(pairing(&out)[2], ("/3".to_string(), Some(200), 15, false));
+}
+
+#[test]
+fn resync_takes_a_segment_start_only_with_a_whole_start_line() {
+    let mut c = conn();
+    let mut out = HttpOutput::default();
+    c.on_data(
+        ToServer,
+        0,
+        b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+        &mut out,
+    );
+    c.on_gap(ToClient, 1, 30, &mut out);
+    // Body bytes that merely begin like a status line are skipped...
+    c.on_data(ToClient, 2, b"HTTP/1.x is what it says", &mut out);
+    c.on_data(ToClient, 3, b"HTTP/1.1 20", &mut out);
+    // ...and a segment that begins with one is taken.
+    c.on_data(ToClient, 4, b"HTTP/1.1 204 No Content\r\n\r\n", &mut out);
+    c.on_close(5, &mut out);
+    let got = pairing(&out);
+    assert_eq!(got[0], ("/1".to_string(), None, 0, true));
+    assert_eq!(got[1], ("/2".to_string(), Some(204), 0, false));
+    assert_eq!(out.stats.resync_skipped_bytes, 24 + 11);
+    // Requests: a method alone at a segment start is not enough, a request line is.
+    for (piece, found) in [
+        (&b"GET a cup of coffee\r\n"[..], false),
+        (b"POST /x HTTP/1.1\r\n\r\n", true),
+        (b"GET http://h/p HTTP/1.0\r\n\r\n", true),
+        (b"DELETE /y", true),
+    ] {
+        assert_eq!(
+            connection::resync_scan(piece, false, true).is_some(),
+            found,
+            "{piece:?}"
+        );
+        assert!(
+            connection::resync_scan(piece, true, true).is_some(),
+            "{piece:?}"
+        );
+    }
+}
+
 #[test]
 fn pending_limit_pushes_out_the_oldest() {
     let cfg = HttpConfig {
