@@ -173,6 +173,15 @@ pub fn run(data: &[u8]) {
                     h.after("on_data (repeated)");
                 }
             }
+            13 => {
+                // The peer's acknowledgment: near what it was given, or anywhere.
+                let offset = match rng.below(3) {
+                    0 => rng.range(0, u64::from(u32::MAX)),
+                    _ => pos[1 - s] as u64 + rng.range(0, 64),
+                };
+                h.conn.on_ack(dirs[1 - s], offset);
+                h.after("on_ack");
+            }
             12 if remaining == 0 || rng.chance(8) => {
                 fin[s] = true;
                 h.conn.on_fin(dirs[s], ts, &mut h.out);

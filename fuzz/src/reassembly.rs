@@ -226,6 +226,18 @@ impl StreamSink for Sink {
         d.pos += data.len() as u64;
     }
 
+    fn on_ack(&mut self, _ctx: &mut Ctx, dir: Direction, offset: u64) {
+        self.live("on_ack");
+        // Only plausible acknowledgments are passed on: not further past the bytes given
+        // so far than a sequence jump may be (gaps included).
+        let pos = self.dirs[dir.index()].pos;
+        assert!(
+            offset <= pos + (16 << 20),
+            "sink {}: ack at {offset} for {dir:?}, far past position {pos}",
+            self.id
+        );
+    }
+
     fn on_gap(&mut self, ctx: &mut Ctx, _info: &FlowInfo, dir: Direction, _ts: u64, len: u64) {
         self.live("on_gap");
         assert!(len > 0, "zero-length gap");
@@ -309,7 +321,7 @@ pub fn run(data: &[u8]) {
         ..Ctx::default()
     };
     // Highest sequence end each (connection, side) sent, relative to its ISN + 1.
-    let mut sent_end = vec![0u32; CONNS * 2];
+    let mut sent_end = [0u32; CONNS * 2];
     let mut ts: u64 = 1_700_000_000_000_000_000;
     let mut payload = Vec::with_capacity(256);
 
