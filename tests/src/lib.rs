@@ -65,6 +65,26 @@ pub fn corpus_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("../shared/corpus"))
 }
 
+/// Runs `tshark -r trace ARGS...` and returns its standard output; panics with the reason
+/// when tshark is missing or fails (the test suite's `tests/run-all.sh` installs it).
+pub fn tshark(trace: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(trace)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("tshark is needed for this test (tests/run-all.sh installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "tshark failed on {}: {}",
+        trace.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Records of a capture run through one analyzer (what one worker does), in time order:
 /// the records and the alerts.
 pub fn analyze(

@@ -11,7 +11,7 @@
 use apitap_proto::RequestRecord;
 use apitap_sensor::config::SensorConfig;
 use apitap_sensor::redact::RedactMode;
-use apitap_tests::{corpus_dir, replay, workspace_root};
+use apitap_tests::{corpus_dir, replay, tshark, workspace_root};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -29,30 +29,31 @@ fn path_of(uri: &str) -> String {
 
 /// tshark's final responses of a trace, by client connection, in order: (path, status).
 fn tshark_responses(trace: &Path) -> BTreeMap<Client, Vec<(String, u16)>> {
-    let out = std::process::Command::new("tshark")
-        .arg("-r")
-        .arg(trace)
-        .args([
+    let fields = tshark(
+        trace,
+        &[
             "-Y",
             "http.response and http.response_for.uri",
             "-T",
             "fields",
-        ])
-        .args(["-E", "separator=\t", "-E", "occurrence=l"])
-        .args(["-e", "ipv6.dst", "-e", "ip.dst", "-e", "tcp.dstport"])
-        .args(["-e", "http.response_for.uri", "-e", "http.response.code"])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("tshark is needed for this test (tests/run-all.sh installs it): {e}")
-        });
-    assert!(
-        out.status.success(),
-        "tshark failed on {}: {}",
-        trace.display(),
-        String::from_utf8_lossy(&out.stderr)
+            "-E",
+            "separator=\t",
+            "-E",
+            "occurrence=l",
+            "-e",
+            "ipv6.dst",
+            "-e",
+            "ip.dst",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "http.response_for.uri",
+            "-e",
+            "http.response.code",
+        ],
     );
     let mut by_client: BTreeMap<Client, Vec<(String, u16)>> = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in fields.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         let [v6, v4, port, uri, code] = f[..] else {
             continue;

@@ -11,7 +11,7 @@
 use apitap_proto::RequestRecord;
 use apitap_sensor::config::SensorConfig;
 use apitap_sensor::redact::RedactMode;
-use apitap_tests::{corpus_dir, replay, workspace_root};
+use apitap_tests::{corpus_dir, replay, tshark, workspace_root};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -278,21 +278,7 @@ fn compact(v: &Value) -> String {
 
 /// Runs tshark on a trace: the values of `field` in packets matching `filter`, one per line.
 fn tshark_values(trace: &std::path::Path, filter: &str, field: &str) -> Vec<String> {
-    let out = std::process::Command::new("tshark")
-        .arg("-r")
-        .arg(trace)
-        .args(["-Y", filter, "-T", "fields", "-e", field])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("tshark is needed for this test (tests/run-all.sh installs it): {e}")
-        });
-    assert!(
-        out.status.success(),
-        "tshark failed on {}: {}",
-        trace.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    tshark(trace, &["-Y", filter, "-T", "fields", "-e", field])
         .lines()
         .map(str::to_string)
         .collect()

@@ -718,25 +718,21 @@ impl HalfStream {
         self.poll_fin(stats, out);
     }
 
-    /// The peer acknowledged `ack` for this direction. Returns the acknowledged offset when it
-    /// lies beyond a hole after which data or the FIN waits: pass it to
-    /// [`HalfStream::skip_acked_hole`].
-    pub(crate) fn note_ack(&mut self, ack: u32) -> Option<u64> {
-        if self.ignoring {
+    /// The peer acknowledged this direction up to `ack_off` (from [`HalfStream::acked_offset`]).
+    /// Returns the offset when it lies beyond a hole after which data or the FIN waits: pass
+    /// it to [`HalfStream::skip_acked_hole`].
+    pub(crate) fn note_ack(&mut self, ack_off: u64) -> Option<u64> {
+        if self.ignoring || ack_off <= self.next_off {
             return None;
         }
-        let a = self.offset_of(ack)?;
-        let next = self.next_off as i64;
-        if a <= next || a - next > MAX_SEQ_JUMP as i64 {
-            return None;
+        if !matches!(self.max_ack_off, Some(m) if m >= ack_off) {
+            self.max_ack_off = Some(ack_off);
         }
-        let a = a as u64;
-        if !matches!(self.max_ack_off, Some(m) if m >= a) {
-            self.max_ack_off = Some(a);
-        }
-        let waiting = self.ooo.front().is_some_and(|s| s.off < a)
-            || self.fin_off.is_some_and(|f| f > self.next_off && f <= a);
-        waiting.then_some(a)
+        let waiting = self.ooo.front().is_some_and(|s| s.off < ack_off)
+            || self
+                .fin_off
+                .is_some_and(|f| f > self.next_off && f <= ack_off);
+        waiting.then_some(ack_off)
     }
 
     /// Declare the holes before `ack_off` that have data (or the FIN) after them as gaps and
@@ -905,7 +901,8 @@ mod tests {
             );
         }
         fn ack(&mut self, a: u32) {
-            if let Some(a) = self.h.note_ack(a) {
+            let acked = self.h.acked_offset(a);
+            if let Some(a) = acked.and_then(|a| self.h.note_ack(a)) {
                 self.h.skip_acked_hole(a, &mut self.st, &mut self.rec);
             }
         }

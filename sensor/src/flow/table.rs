@@ -768,8 +768,11 @@ impl<S: StreamSink> FlowTable<S> {
             if fin && !rst {
                 f.half[side].record_fin(data_seq, 0);
             }
-            if ack {
-                f.half[1 - side].note_ack(seg.ack);
+            if let Some(a) = ack
+                .then(|| f.half[1 - side].acked_offset(seg.ack))
+                .flatten()
+            {
+                f.half[1 - side].note_ack(a);
             }
         } else {
             let dir = f.dir_of(side);
@@ -783,10 +786,15 @@ impl<S: StreamSink> FlowTable<S> {
             else {
                 return;
             };
-            if ack && !*ignoring {
-                if let Some(off) = half[1 - side].acked_offset(seg.ack) {
-                    app.sink.on_ack(ctx, dir.reverse(), off);
-                }
+            // What this segment acknowledges of the other direction: told to the sink before
+            // the payload it rides with, and to the other half's reassembly after it.
+            let acked = if ack && !*ignoring {
+                half[1 - side].acked_offset(seg.ack)
+            } else {
+                None
+            };
+            if let Some(off) = acked {
+                app.sink.on_ack(ctx, dir.reverse(), off);
             }
             if !rst && (!payload.is_empty() || fin) {
                 if !*ignoring && !app.sink.wants_data() {
@@ -817,9 +825,9 @@ impl<S: StreamSink> FlowTable<S> {
                         .on_segment(data_seq, payload, fin, self.lim, &mut room, stats, &mut out);
                 }
             }
-            if ack && !*ignoring {
+            if let Some(acked) = acked.filter(|_| !*ignoring) {
                 let other = 1 - side;
-                if let Some(a) = half[other].note_ack(seg.ack) {
+                if let Some(a) = half[other].note_ack(acked) {
                     let mut out = Out {
                         sink: &mut app.sink,
                         ctx: &mut *ctx,

@@ -468,22 +468,13 @@ fn acknowledged_offsets_reach_the_sink_before_the_payload_they_ride_with() {
     h.c(c1 + REQ.len() as u32, SI + 1 + RESP.len() as u32, ACK, REQ);
     h.s(SI + 1 + RESP.len() as u32, c1 + 0x4000_0000, ACK, b"");
     let l = h.only();
-    let to_client: Vec<u64> = l
-        .acks
-        .iter()
-        .filter(|(d, _)| *d == Direction::ToClient)
-        .map(|a| a.1)
-        .collect();
+    let acked = |dir: Direction| -> Vec<u64> {
+        l.acks.iter().filter(|a| a.0 == dir).map(|a| a.1).collect()
+    };
     // The handshake's last ACK and the first request acknowledge offset 0 of the responses.
-    assert_eq!(to_client, [0, 0, RESP.len() as u64]);
-    let to_server: Vec<u64> = l
-        .acks
-        .iter()
-        .filter(|(d, _)| *d == Direction::ToServer)
-        .map(|a| a.1)
-        .collect();
+    assert_eq!(acked(Direction::ToClient), [0, 0, RESP.len() as u64]);
     // The SYN-ACK acknowledges offset 0 of the requests, the response all of the first.
-    assert_eq!(to_server, [0, REQ.len() as u64]);
+    assert_eq!(acked(Direction::ToServer), [0, REQ.len() as u64]);
 }
 
 #[test]

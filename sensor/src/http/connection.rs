@@ -172,7 +172,8 @@ struct Side {
     stream_pos: u64,
     /// Stream offset where the message being read began.
     start_pos: u64,
-    /// A gap swallowed the start of a message: the next one found is not the one awaited.
+    /// A gap swallowed the start of a message: the next one found is not the one awaited
+    /// (kept by the response side, where it moves the pairing).
     lost_start: bool,
     /// Anomalies for the next message of this side.
     pending: AnomalySet,
@@ -500,6 +501,7 @@ impl HttpConnection {
 
     fn request_data(&mut self, ts: u64, mut data: &[u8], out: &mut HttpOutput) {
         while !data.is_empty() {
+            let before = data.len();
             match &mut self.req.state {
                 SideState::Head => {
                     let used = self.request_head_bytes(ts, data, out);
@@ -543,6 +545,7 @@ impl HttpConnection {
                     data = &[];
                 }
             }
+            self.req.stream_pos += (before - data.len()) as u64;
         }
     }
 
@@ -676,6 +679,7 @@ impl HttpConnection {
     }
 
     fn request_gap(&mut self, ts: u64, len: u64, out: &mut HttpOutput) {
+        self.req.stream_pos += len;
         match &mut self.req.state {
             SideState::Body(b) => {
                 let mut anomalies = AnomalySet::default();
@@ -686,10 +690,9 @@ impl HttpConnection {
                 match progress {
                     Progress::NeedMore => {}
                     Progress::Done => self.finish_request_body(ts, false, out),
-                    Progress::Broken => self.finish_request_body(ts, true, out),
-                    // The next request's start is in the gap: its answer pairs as a
-                    // response without a request.
-                    Progress::Overrun => self.finish_request_body(ts, true, out),
+                    // After an overrun the next request's start is in the gap too: its
+                    // answer pairs as a response without a request.
+                    Progress::Broken | Progress::Overrun => self.finish_request_body(ts, true, out),
                 }
             }
             SideState::Head => {
